@@ -1,0 +1,110 @@
+"""Run a per-item function serially, over local processes, or on a dask cluster.
+
+Results come back in input order. At most ``2 × workers`` items are in flight, so memory stays
+flat however many images there are: workers read and write the files themselves and return
+only small records.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from celltool.errors import UsageError
+
+BACKENDS = ("auto", "serial", "process", "dask")
+ENV_SCHEDULER = "CELLTOOL_DASK_SCHEDULER"
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    backend: str = "auto"
+    workers: int = 0  # 0 = all cores
+    scheduler: str | None = None  # dask scheduler address; None = a LocalCluster
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise UsageError(f"--executor {self.backend!r}: choose one of {', '.join(BACKENDS)}")
+        if self.workers < 0:
+            raise UsageError("--workers must be 0 (all cores) or more")
+
+    def n_workers(self, n_items: int) -> int:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        wanted = self.workers or cores or 1
+        return max(1, min(wanted, n_items))
+
+
+def imap(
+    func: Callable[[Any], Any], items: Iterable[Any], spec: ExecutorSpec, n_items: int
+) -> Iterator[Any]:
+    """``map(func, items)`` on the chosen backend, in order, with bounded look-ahead."""
+    workers = spec.n_workers(n_items)
+    backend = spec.backend
+    if backend == "auto":
+        backend = "dask" if (spec.scheduler or os.environ.get(ENV_SCHEDULER)) else "process"
+    if backend == "process" and workers == 1:
+        backend = "serial"
+    if backend == "serial":
+        yield from map(func, items)
+    elif backend == "process":
+        yield from _process_map(func, items, workers)
+    else:
+        yield from _dask_map(func, items, workers, spec.scheduler or os.environ.get(ENV_SCHEDULER))
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    # fork is fast and keeps loaded plugins; avoid it once torch (threads) is in the process.
+    if sys.platform.startswith("linux") and "torch" not in sys.modules:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _bounded(submit: Callable[[Any], Any], result: Callable[[Any], Any], items: Iterable[Any],
+             window: int) -> Iterator[Any]:
+    pending: deque = deque()
+    for item in items:
+        pending.append(submit(item))
+        if len(pending) >= window:
+            yield result(pending.popleft())
+    while pending:
+        yield result(pending.popleft())
+
+
+def _process_map(func: Callable, items: Iterable, workers: int) -> Iterator[Any]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
+        try:
+            yield from _bounded(lambda it: pool.submit(func, it), lambda f: f.result(),
+                                items, 2 * workers)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _dask_map(func: Callable, items: Iterable, workers: int, address: str | None) -> Iterator[Any]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError(
+            "the dask executor needs dask.distributed: pip install 'celltool[dask]'"
+        ) from None
+    cluster = None
+    if address:
+        client = Client(address)
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        yield from _bounded(lambda it: client.submit(func, it, pure=False),
+                            lambda f: f.result(), items, 2 * max(workers, 1))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
