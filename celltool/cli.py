@@ -4,7 +4,6 @@ Heavy libraries (torch, skimage, cv2) are imported inside the code that needs th
 here, so ``celltool --help`` stays fast.
 """
 
-
 import os
 import sys
 import traceback
@@ -48,14 +47,25 @@ def build_app(ps: plugins.PluginSet) -> typer.Typer:
 
     @app.callback()
     def root(
-        version: Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True,
-                                              help="Show celltool's and the plugins' versions.")]
-        = False,
-        debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
-        = False,
-        plugins_dir: Annotated[Optional[list[Path]], typer.Option(
-            "--plugins-dir", help="Load loose *.py plugin files from this folder "
-            "(repeatable; env CELLTOOL_PLUGINS_DIR).", show_default=False)] = None,
+        version: Annotated[
+            bool,
+            typer.Option(
+                "--version",
+                callback=show_version,
+                is_eager=True,
+                help="Show celltool's and the plugins' versions.",
+            ),
+        ] = False,
+        debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+        plugins_dir: Annotated[
+            Optional[list[Path]],
+            typer.Option(
+                "--plugins-dir",
+                help="Load loose *.py plugin files from this folder "
+                "(repeatable; env CELLTOOL_PLUGINS_DIR).",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """celltool: synthetic microscopy cell images for training and benchmarking segmentation."""
 
@@ -92,7 +102,7 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (used by ``main`` and by in-process tests)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--" in argv:
-        head, tail = argv[: argv.index("--")], argv[argv.index("--"):]
+        head, tail = argv[: argv.index("--")], argv[argv.index("--") :]
     else:
         head, tail = argv, []
     debug = _pop_flag(head, "--debug") or os.environ.get("CELLTOOL_DEBUG") == "1"

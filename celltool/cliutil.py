@@ -19,35 +19,51 @@ EXEC_PANEL = "Execution"
 
 InputsArg = Annotated[
     Optional[list[Path]],
-    typer.Argument(help="Input folder(s); read one per line from stdin when omitted.",
-                   show_default=False),
+    typer.Argument(
+        help="Input folder(s); read one per line from stdin when omitted.", show_default=False
+    ),
 ]
 OutOpt = Annotated[
     Optional[Path],
-    typer.Option("--output", "-o", help="Output folder (default: INPUT-STEP beside the input).",
-                 show_default=False),
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output folder (default: INPUT-STEP beside the input).",
+        show_default=False,
+    ),
 ]
 OverwriteOpt = Annotated[
     bool, typer.Option("--overwrite", help="Replace the output folder if it is not empty.")
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (recorded in the manifest).")]
 WorkersOpt = Annotated[
-    int, typer.Option("--workers", "-j", help="Worker processes; 0 = all cores.",
-                      rich_help_panel=EXEC_PANEL),
+    int,
+    typer.Option(
+        "--workers", "-j", help="Worker processes; 0 = all cores.", rich_help_panel=EXEC_PANEL
+    ),
 ]
 ExecutorOpt = Annotated[
-    str, typer.Option("--executor", help="auto | serial | process | dask.",
-                      rich_help_panel=EXEC_PANEL),
+    str,
+    typer.Option("--executor", help="auto | serial | process | dask.", rich_help_panel=EXEC_PANEL),
 ]
 SchedulerOpt = Annotated[
     Optional[str],
-    typer.Option("--scheduler", help="dask scheduler address (default: a local cluster; "
-                 "env CELLTOOL_DASK_SCHEDULER).", rich_help_panel=EXEC_PANEL, show_default=False),
+    typer.Option(
+        "--scheduler",
+        help="dask scheduler address (default: a local cluster; env CELLTOOL_DASK_SCHEDULER).",
+        rich_help_panel=EXEC_PANEL,
+        show_default=False,
+    ),
 ]
 ShardOpt = Annotated[
     Optional[str],
-    typer.Option("--shard", help="K/N: process every N-th item from the K-th (array jobs that "
-                 "share one output folder).", rich_help_panel=EXEC_PANEL, show_default=False),
+    typer.Option(
+        "--shard",
+        help="K/N: process every N-th item from the K-th (array jobs that "
+        "share one output folder).",
+        rich_help_panel=EXEC_PANEL,
+        show_default=False,
+    ),
 ]
 
 
@@ -55,8 +71,9 @@ def executor_spec(executor: str, workers: int, scheduler: str | None) -> Executo
     return ExecutorSpec(backend=executor, workers=workers, scheduler=scheduler)
 
 
-def run_each(func: Callable[[Any], Any], items: Sequence[Any], spec: ExecutorSpec,
-             description: str) -> list[Any]:
+def run_each(
+    func: Callable[[Any], Any], items: Sequence[Any], spec: ExecutorSpec, description: str
+) -> list[Any]:
     """Run ``func`` on every item over the executor, with a progress bar; results in order."""
     return list(track(imap(func, items, spec, len(items)), len(items), description))
 
@@ -71,8 +88,13 @@ def _param_option(owners: list[tuple[Component, Param]]) -> tuple[Any, Any]:
     decls = [first.flag]
     if typ is bool:
         decls = [f"{first.flag}/--no-{first.flag[2:]}"]
-    option = typer.Option(None, *decls, help=f"{first.help}{choices} (default {defaults})",
-                          rich_help_panel=panel, show_default=False)
+    option = typer.Option(
+        None,
+        *decls,
+        help=f"{first.help}{choices} (default {defaults})",
+        rich_help_panel=panel,
+        show_default=False,
+    )
     return Optional[typ], option
 
 
@@ -96,8 +118,14 @@ def with_component_options(family: str) -> Callable[[Callable[..., Any]], Callab
         extra = []
         for name, found in owners.items():
             annotation, option = _param_option(found)
-            extra.append(inspect.Parameter(f"opt__{name}", inspect.Parameter.KEYWORD_ONLY,
-                                           default=option, annotation=annotation))
+            extra.append(
+                inspect.Parameter(
+                    f"opt__{name}",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=option,
+                    annotation=annotation,
+                )
+            )
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

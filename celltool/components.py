@@ -17,8 +17,16 @@ from typing import Any
 
 from celltool.errors import UsageError
 
-_BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
-               "0": False, "false": False, "no": False, "off": False}
+_BOOL_WORDS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ class Param:
         return "--" + self.name.replace("_", "-")
 
     def convert(self, value: Any, owner: str = "") -> Any:
-        """Check and convert a value from the CLI or a config file; UsageError if it does not fit."""
+        """Check and convert a CLI or config value; UsageError if it does not fit."""
         where = f"{owner}: " if owner else ""
         if value is None:
             return None

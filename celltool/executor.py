@@ -64,8 +64,9 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _bounded(submit: Callable[[Any], Any], result: Callable[[Any], Any], items: Iterable[Any],
-             window: int) -> Iterator[Any]:
+def _bounded(
+    submit: Callable[[Any], Any], result: Callable[[Any], Any], items: Iterable[Any], window: int
+) -> Iterator[Any]:
     pending: deque = deque()
     for item in items:
         pending.append(submit(item))
@@ -80,8 +81,9 @@ def _process_map(func: Callable, items: Iterable, workers: int) -> Iterator[Any]
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
         try:
-            yield from _bounded(lambda it: pool.submit(func, it), lambda f: f.result(),
-                                items, 2 * workers)
+            yield from _bounded(
+                lambda it: pool.submit(func, it), lambda f: f.result(), items, 2 * workers
+            )
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
@@ -98,12 +100,17 @@ def _dask_map(func: Callable, items: Iterable, workers: int, address: str | None
     if address:
         client = Client(address)
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
         client = Client(cluster)
     try:
-        yield from _bounded(lambda it: client.submit(func, it, pure=False),
-                            lambda f: f.result(), items, 2 * max(workers, 1))
+        yield from _bounded(
+            lambda it: client.submit(func, it, pure=False),
+            lambda f: f.result(),
+            items,
+            2 * max(workers, 1),
+        )
     finally:
         client.close()
         if cluster is not None:

@@ -40,12 +40,11 @@ def list_images(folder: str | Path, *, allow_empty: bool = False) -> list[Path]:
         raise CelltoolError("folder does not exist", folder)
     if not folder.is_dir():
         raise CelltoolError("is not a folder", folder)
-    files = sorted((p for p in folder.iterdir() if p.is_file() and is_image_file(p)),
-                   key=natural_key)
+    files = sorted(
+        (p for p in folder.iterdir() if p.is_file() and is_image_file(p)), key=natural_key
+    )
     if not files and not allow_empty:
-        raise CelltoolError(
-            f"holds no images (looked for {', '.join(READ_EXTS)})", folder
-        )
+        raise CelltoolError(f"holds no images (looked for {', '.join(READ_EXTS)})", folder)
     return files
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from celltool.errors import CelltoolError, UsageError
-from celltool.manifest import MANIFEST_NAME, dumps, read_manifest, write_manifest
 from celltool.imageio import atomic_write_bytes
+from celltool.manifest import MANIFEST_NAME, dumps, read_manifest, write_manifest
 
 
 def default_output(first_input: str | Path, step: str) -> Path:

@@ -137,6 +137,7 @@ class PluginSet:
         for family, hook_name in FAMILIES.items():
             hook = getattr(self.pm.hook, hook_name)
             for impl in hook.get_hookimpls():
+
                 def register(component: Component, _p: str = impl.plugin_name, _f=family) -> None:
                     registry.add(_f, _p, component)
 

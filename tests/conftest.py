@@ -35,18 +35,32 @@ def timelapse() -> Path:
     return TIMELAPSE
 
 
-def cli(*args: str, cwd: Path | None = None, input: str | None = None,
-        env: dict | None = None) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, cwd: Path | None = None, input: str | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run the installed ``celltool`` in a subprocess (a real process, real stdio)."""
-    return subprocess.run([CELLTOOL, *args], cwd=cwd, input=input, capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=600)
+    return subprocess.run(
+        [CELLTOOL, *args],
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
 
 
 def sh(script: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run a real shell pipeline with the venv's bin first on PATH."""
     path = f"{Path(CELLTOOL).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return subprocess.run(["sh", "-c", script], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "PATH": path, **(env or {})}, timeout=900)
+    return subprocess.run(
+        ["sh", "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": path, **(env or {})},
+        timeout=900,
+    )
 
 
 @pytest.fixture
@@ -56,9 +70,14 @@ def sim(tmp_path_factory) -> Path:
     from celltool.executor import ExecutorSpec
 
     out = tmp_path_factory.mktemp("sim") / "sim"
-    return simulate_folder(out, n=6, size=(128, 128), seed=1,
-                           component_params={"n_cells": 12, "cell_radius": "8,14"},
-                           spec=ExecutorSpec("serial"))
+    return simulate_folder(
+        out,
+        n=6,
+        size=(128, 128),
+        seed=1,
+        component_params={"n_cells": 12, "cell_radius": "8,14"},
+        spec=ExecutorSpec("serial"),
+    )
 
 
 def rng(seed: int = 0) -> np.random.Generator:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Annotated
 
@@ -9,29 +10,13 @@ import typer
 
 from celltool.cliutil import OverwriteOpt, SeedOpt
 from celltool.console import info
-from celltool.executor import ExecutorSpec
 from celltool.manifest import make_manifest, write_manifest
 from celltool.outputs import check_output
 from celltool.pipes import emit
 
-# Each stage: (name, function(out_dir, seed, quick) -> Path). Later steps append theirs.
-STAGES: list = []
-
-
-def stage(name: str):
-    def register(func):
-        STAGES.append((name, func))
-        return func
-
-    return register
-
-
-@stage("simulate")
-def _simulate(out: Path, seed: int, quick: bool) -> Path:
-    from celltool.commands.simulate import simulate_folder
-
-    return simulate_folder(out / "sim", n=6 if quick else 24, size=(256, 256) if quick
-                           else (512, 512), seed=seed, spec=ExecutorSpec())
+# The demo runs, in this order, ``demo_stage(out, seed, quick, results) -> Path`` of each
+# command module named here; ``results`` maps earlier stage names to their output folders.
+STAGES = ("simulate",)
 
 
 def run_demo(out: Path, *, seed: int = 0, quick: bool = False, overwrite: bool = False) -> Path:
@@ -42,13 +27,20 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, overwrite: bool =
         shutil.rmtree(out)
     out.mkdir(parents=True)
     results = {}
-    for name, func in STAGES:
+    for name in STAGES:
         info(f"[bold]demo[/]: {name}")
-        results[name] = str(func(out, seed, quick))
-    write_manifest(out, make_manifest("demo", step="demo", seed=seed,
-                                      params={"quick": quick}, facts={"parts": {
-                                          k: str(Path(v).relative_to(out)) for k, v in
-                                          results.items()}}))
+        module = importlib.import_module(f"celltool.commands.{name}")
+        results[name] = module.demo_stage(out, seed, quick, dict(results))
+    write_manifest(
+        out,
+        make_manifest(
+            "demo",
+            step="demo",
+            seed=seed,
+            params={"quick": quick},
+            facts={"parts": {k: str(Path(v).relative_to(out)) for k, v in results.items()}},
+        ),
+    )
     for name, path in results.items():
         info(f"  {name:<10} {path}")
     return out
@@ -57,10 +49,12 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, overwrite: bool =
 def add(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_command(
-        output: Annotated[Path, typer.Option("--output", "-o", help="Where the demo writes.")]
-        = Path("celltool-demo"),
-        quick: Annotated[bool, typer.Option("--quick", help="Smaller images, fewer epochs.")]
-        = False,
+        output: Annotated[
+            Path, typer.Option("--output", "-o", help="Where the demo writes.")
+        ] = Path("celltool-demo"),
+        quick: Annotated[
+            bool, typer.Option("--quick", help="Smaller images, fewer epochs.")
+        ] = False,
         seed: SeedOpt = 0,
         overwrite: OverwriteOpt = False,
     ) -> None:

@@ -13,8 +13,9 @@ from celltool import plugins
 def add(app: typer.Typer) -> None:
     @app.command("plugins")
     def plugins_command(
-        as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-        = False,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print JSON instead of a table.")
+        ] = False,
     ) -> None:
         """List plugins: package, version, hooks, and the components each provides."""
         ps = plugins.load()
@@ -27,8 +28,9 @@ def add(app: typer.Typer) -> None:
 
         table = Table("plugin", "package", "version", "provides")
         for rec in records:
-            provides = "\n".join(f"{fam}: {', '.join(names)}"
-                                 for fam, names in rec["provides"].items())
+            provides = "\n".join(
+                f"{fam}: {', '.join(names)}" for fam, names in rec["provides"].items()
+            )
             if "register_commands" in rec["hooks"]:
                 provides = (provides + "\ncommands").strip()
             table.add_row(rec["name"], rec["package"], rec["version"], provides)

@@ -1,4 +1,4 @@
-"""``celltool simulate``: simulated images with ground-truth label folders (the embedded default)."""
+"""``celltool simulate``: simulated images with ground-truth labels (the embedded default)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,16 @@ import typer
 
 from celltool import plugins
 from celltool.cliutil import (
-    ExecutorOpt, OutOpt, OverwriteOpt, SchedulerOpt, SeedOpt, ShardOpt, WorkersOpt,
-    executor_spec, run_each, with_component_options,
+    ExecutorOpt,
+    OutOpt,
+    OverwriteOpt,
+    SchedulerOpt,
+    SeedOpt,
+    ShardOpt,
+    WorkersOpt,
+    executor_spec,
+    run_each,
+    with_component_options,
 )
 from celltool.components import Component
 from celltool.errors import CelltoolError, UsageError
@@ -24,8 +32,16 @@ from celltool.pipes import emit
 DEFAULT_OUT = Path("sim")
 
 
-def simulate_one(index: int, *, component: Component, params: dict[str, Any], seed: int,
-                 shape: tuple[int, int], out: Path, stem: str) -> dict[str, Any]:
+def simulate_one(
+    index: int,
+    *,
+    component: Component,
+    params: dict[str, Any],
+    seed: int,
+    shape: tuple[int, int],
+    out: Path,
+    stem: str,
+) -> dict[str, Any]:
     """Simulate image ``index`` (its own seeded stream) and write every part."""
     rng = np.random.default_rng([seed, index])
     result = component.load()(shape, rng, **params)
@@ -41,10 +57,18 @@ def simulate_one(index: int, *, component: Component, params: dict[str, Any], se
     return facts
 
 
-def simulate_folder(out: Path, *, method: str = "cells2d", n: int = 16, size: tuple[int, int] =
-                    (512, 512), seed: int = 0, component_params: dict[str, Any] | None = None,
-                    overwrite: bool = False, shard: Shard | None = None,
-                    spec: Any = None) -> Path:
+def simulate_folder(
+    out: Path,
+    *,
+    method: str = "cells2d",
+    n: int = 16,
+    size: tuple[int, int] = (512, 512),
+    seed: int = 0,
+    component_params: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    shard: Shard | None = None,
+    spec: Any = None,
+) -> Path:
     """Write ``n`` simulated images and their label parts into ``out`` (a 'simulation' folder)."""
     from celltool.executor import ExecutorSpec
 
@@ -58,23 +82,37 @@ def simulate_folder(out: Path, *, method: str = "cells2d", n: int = 16, size: tu
     with folder as work:
         for part in parts:
             (work / part).mkdir(exist_ok=True)
-        job = functools.partial(simulate_one, component=component, params=params, seed=seed,
-                                shape=size, out=work, stem="sim")
+        job = functools.partial(
+            simulate_one,
+            component=component,
+            params=params,
+            seed=seed,
+            shape=size,
+            out=work,
+            stem="sim",
+        )
         records = run_each(job, indices, spec or ExecutorSpec(), f"simulate ({method})")
         bit_depth = int(params.get("bit_depth", records[0].get("bit_depth_of_dtype") or 8))
-        common = dict(step="simulate", params={**params, "n": n, "size": list(size)}, seed=seed,
-                      plugin=component)
+        common = dict(
+            step="simulate",
+            params={**params, "n": n, "size": list(size)},
+            seed=seed,
+            plugin=component,
+        )
         for part in parts:
             if part == "images":
                 facts = {"bit_depth": bit_depth, "dtype": records[0]["dtype"], "axes": "YX"}
                 write_manifest(work / part, make_manifest("images", facts=facts, **common))
             else:
-                facts = {"target": part, "instances": "uint16 ids 1..N, 0 = background",
-                         "counts": [r[f"n_{part}"] for r in records]}
+                facts = {
+                    "target": part,
+                    "instances": "uint16 ids 1..N, 0 = background",
+                    "counts": [r[f"n_{part}"] for r in records],
+                }
                 write_manifest(work / part, make_manifest("labels", facts=facts, **common))
         folder.manifest = make_manifest(
-            "simulation", facts={"parts": {p: p for p in parts}, "bit_depth": bit_depth},
-            **common)
+            "simulation", facts={"parts": {p: p for p in parts}, "bit_depth": bit_depth}, **common
+        )
     return out
 
 
@@ -84,10 +122,12 @@ def add(app: typer.Typer) -> None:
     def simulate_command(
         output: OutOpt = None,
         n: Annotated[int, typer.Option("--n", "-n", help="Number of images.")] = 16,
-        size: Annotated[str, typer.Option("--size", help="Image size HxW (or one number).")]
-        = "512",
-        method: Annotated[str, typer.Option("--method", "-m", help="Simulator plugin.")]
-        = "cells2d",
+        size: Annotated[
+            str, typer.Option("--size", help="Image size HxW (or one number).")
+        ] = "512",
+        method: Annotated[
+            str, typer.Option("--method", "-m", help="Simulator plugin.")
+        ] = "cells2d",
         seed: SeedOpt = 0,
         overwrite: OverwriteOpt = False,
         workers: WorkersOpt = 0,
@@ -101,10 +141,30 @@ def add(app: typer.Typer) -> None:
         Writes OUT/images, OUT/cells and OUT/nuclei (default OUT: ./sim) and prints OUT.
         """
         out = simulate_folder(
-            output or DEFAULT_OUT, method=method, n=n, size=parse_size(size), seed=seed,
-            component_params=component_params, overwrite=overwrite, shard=Shard.parse(shard),
-            spec=executor_spec(executor, workers, scheduler))
+            output or DEFAULT_OUT,
+            method=method,
+            n=n,
+            size=parse_size(size),
+            seed=seed,
+            component_params=component_params,
+            overwrite=overwrite,
+            shard=Shard.parse(shard),
+            spec=executor_spec(executor, workers, scheduler),
+        )
         emit([out])
+
+
+def demo_stage(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> Path:
+    """The demo's first stage: a small simulated data set."""
+    from celltool.executor import ExecutorSpec
+
+    return simulate_folder(
+        out / "sim",
+        n=6 if quick else 24,
+        size=(256, 256) if quick else (512, 512),
+        seed=seed,
+        spec=ExecutorSpec(),
+    )
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -8,8 +8,15 @@ from scipy import ndimage
 MIN_CELL_AREA = 40
 
 
-def _shape_mask(rng: np.random.Generator, radius: float, aspect: float, irregularity: float,
-                angle: float, size: int, offset: tuple[float, float]) -> np.ndarray:
+def _shape_mask(
+    rng: np.random.Generator,
+    radius: float,
+    aspect: float,
+    irregularity: float,
+    angle: float,
+    size: int,
+    offset: tuple[float, float],
+) -> np.ndarray:
     """A filled irregular ellipse in a (size, size) box, centred at box centre + offset."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     c = (size - 1) / 2
@@ -37,10 +44,17 @@ def _paste_box(shape: tuple[int, int], cy: int, cx: int, size: int):
     return (ys, xs), (bys, bxs)
 
 
-def place_cells(shape: tuple[int, int], rng: np.random.Generator, *, n_cells: int,
-                cell_radius: tuple[float, float], elongation: tuple[float, float],
-                irregularity: float, max_overlap: float, nucleus_scale: tuple[float, float]
-                ) -> tuple[np.ndarray, np.ndarray]:
+def place_cells(
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+    *,
+    n_cells: int,
+    cell_radius: tuple[float, float],
+    elongation: tuple[float, float],
+    irregularity: float,
+    max_overlap: float,
+    nucleus_scale: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray]:
     """Cell and nucleus instance maps (uint16, nucleus i inside cell i, ids 1..N)."""
     cells = np.zeros(shape, np.uint16)
     nuclei = np.zeros(shape, np.uint16)
@@ -67,8 +81,15 @@ def place_cells(shape: tuple[int, int], rng: np.random.Generator, *, n_cells: in
         cells[ys, xs][visible] = placed
         scale = rng.uniform(*nucleus_scale)
         shift = rng.normal(0, radius * (1 - scale) * 0.25, size=2)
-        nucleus = _shape_mask(rng, radius * scale, 1 + (aspect - 1) * 0.5, irregularity * 0.5,
-                              angle + rng.normal(0, 0.2), size, (shift[0], shift[1]))[bys, bxs]
+        nucleus = _shape_mask(
+            rng,
+            radius * scale,
+            1 + (aspect - 1) * 0.5,
+            irregularity * 0.5,
+            angle + rng.normal(0, 0.2),
+            size,
+            (shift[0], shift[1]),
+        )[bys, bxs]
         nuclei[ys, xs][nucleus & visible] = placed
     return cells, nuclei
 
@@ -78,10 +99,21 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float
     return noise / (noise.std() + 1e-8)
 
 
-def render(cells: np.ndarray, nuclei: np.ndarray, rng: np.random.Generator, *, background: float,
-           cell_intensity: tuple[float, float], nucleus_gain: float, texture: float,
-           vignetting: float, psf_sigma: float, photons: float, read_noise: float,
-           bit_depth: int) -> np.ndarray:
+def render(
+    cells: np.ndarray,
+    nuclei: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    background: float,
+    cell_intensity: tuple[float, float],
+    nucleus_gain: float,
+    texture: float,
+    vignetting: float,
+    psf_sigma: float,
+    photons: float,
+    read_noise: float,
+    bit_depth: int,
+) -> np.ndarray:
     """Fluorescence image of the given cells: signal, vignetting, PSF, shot and read noise."""
     n = int(cells.max())
     level = np.concatenate([[0.0], rng.uniform(*cell_intensity, size=n)]).astype(np.float32)
@@ -91,7 +123,8 @@ def render(cells: np.ndarray, nuclei: np.ndarray, rng: np.random.Generator, *, b
     signal += background * (1 + 0.3 * texture * _smooth_noise(rng, cells.shape, 16.0))
     yy, xx = np.mgrid[0 : cells.shape[0], 0 : cells.shape[1]].astype(np.float32)
     r2 = ((yy - cells.shape[0] / 2) ** 2 + (xx - cells.shape[1] / 2) ** 2) / (
-        (cells.shape[0] / 2) ** 2 + (cells.shape[1] / 2) ** 2)
+        (cells.shape[0] / 2) ** 2 + (cells.shape[1] / 2) ** 2
+    )
     signal *= 1 - vignetting * r2
     if psf_sigma > 0:
         signal = ndimage.gaussian_filter(signal, psf_sigma)
@@ -104,19 +137,49 @@ def render(cells: np.ndarray, nuclei: np.ndarray, rng: np.random.Generator, *, b
     return np.clip(np.rint(gray), 0, full).astype(dtype)
 
 
-def simulate_cells(shape: tuple[int, int], rng: np.random.Generator, *, n_cells: int = 40,
-                   cell_radius=(12.0, 26.0), elongation=(1.0, 2.6), irregularity: float = 0.12,
-                   max_overlap: float = 0.2, nucleus_scale=(0.35, 0.55),
-                   background: float = 0.08, cell_intensity=(0.25, 0.75),
-                   nucleus_gain: float = 1.5, texture: float = 0.25, vignetting: float = 0.35,
-                   psf_sigma: float = 1.2, photons: float = 120.0, read_noise: float = 3.0,
-                   bit_depth: int = 8) -> dict[str, np.ndarray]:
+def simulate_cells(
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+    *,
+    n_cells: int = 40,
+    cell_radius=(12.0, 26.0),
+    elongation=(1.0, 2.6),
+    irregularity: float = 0.12,
+    max_overlap: float = 0.2,
+    nucleus_scale=(0.35, 0.55),
+    background: float = 0.08,
+    cell_intensity=(0.25, 0.75),
+    nucleus_gain: float = 1.5,
+    texture: float = 0.25,
+    vignetting: float = 0.35,
+    psf_sigma: float = 1.2,
+    photons: float = 120.0,
+    read_noise: float = 3.0,
+    bit_depth: int = 8,
+) -> dict[str, np.ndarray]:
     """One simulated image: ``{"images": image, "cells": labels, "nuclei": labels}``."""
-    cells, nuclei = place_cells(shape, rng, n_cells=n_cells, cell_radius=cell_radius,
-                                elongation=elongation, irregularity=irregularity,
-                                max_overlap=max_overlap, nucleus_scale=nucleus_scale)
-    image = render(cells, nuclei, rng, background=background, cell_intensity=cell_intensity,
-                   nucleus_gain=nucleus_gain, texture=texture, vignetting=vignetting,
-                   psf_sigma=psf_sigma, photons=photons, read_noise=read_noise,
-                   bit_depth=bit_depth)
+    cells, nuclei = place_cells(
+        shape,
+        rng,
+        n_cells=n_cells,
+        cell_radius=cell_radius,
+        elongation=elongation,
+        irregularity=irregularity,
+        max_overlap=max_overlap,
+        nucleus_scale=nucleus_scale,
+    )
+    image = render(
+        cells,
+        nuclei,
+        rng,
+        background=background,
+        cell_intensity=cell_intensity,
+        nucleus_gain=nucleus_gain,
+        texture=texture,
+        vignetting=vignetting,
+        psf_sigma=psf_sigma,
+        photons=photons,
+        read_noise=read_noise,
+        bit_depth=bit_depth,
+    )
     return {"images": image, "cells": cells, "nuclei": nuclei}
