@@ -1,0 +1,97 @@
+"""Label-map utilities shared by steps and metrics (numpy in, numpy out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def relabel_sequential(labels: np.ndarray) -> np.ndarray:
+    """Renumber instance ids to 1..N in increasing id order (0 stays background)."""
+    ids = np.unique(labels)
+    ids = ids[ids != 0]
+    lut = np.zeros(int(labels.max()) + 1 if labels.size else 1, dtype=np.uint32)
+    lut[ids] = np.arange(1, len(ids) + 1)
+    return lut[labels].astype(np.uint16 if len(ids) < 65536 else np.uint32)
+
+
+def overlap_table(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel counts of every (gt id, pred id) pair that overlaps, plus the area of each id.
+
+    Returns ``(pairs, gt_area, pred_area)``: ``pairs`` is an (K, 3) int64 array of
+    ``(gt_id, pred_id, intersection)`` for ids > 0; areas are indexed by id. Works for 2D and 3D.
+    """
+    if gt.shape != pred.shape:
+        raise ValueError(f"shapes differ: {gt.shape} vs {pred.shape}")
+    g = gt.ravel().astype(np.int64)
+    p = pred.ravel().astype(np.int64)
+    gt_area = np.bincount(g)
+    pred_area = np.bincount(p)
+    both = (g > 0) & (p > 0)
+    key = g[both] * (int(p.max()) + 1) + p[both]
+    keys, counts = np.unique(key, return_counts=True)
+    pairs = np.stack([keys // (int(p.max()) + 1), keys % (int(p.max()) + 1), counts], axis=1)
+    return pairs.reshape(-1, 3), gt_area, pred_area
+
+
+@dataclass(frozen=True)
+class Matching:
+    """One-to-one matching of ground-truth and predicted objects at an IoU threshold."""
+
+    threshold: float
+    n_true: int
+    n_pred: int
+    matched_ious: np.ndarray  # IoU of each matched pair
+
+    @property
+    def tp(self) -> int:
+        return int(len(self.matched_ious))
+
+    @property
+    def fp(self) -> int:
+        return self.n_pred - self.tp
+
+    @property
+    def fn(self) -> int:
+        return self.n_true - self.tp
+
+    @property
+    def precision(self) -> float:
+        return self.tp / self.n_pred if self.n_pred else float(self.n_true == 0)
+
+    @property
+    def recall(self) -> float:
+        return self.tp / self.n_true if self.n_true else float(self.n_pred == 0)
+
+    @property
+    def f1(self) -> float:
+        denom = self.n_true + self.n_pred
+        return 2 * self.tp / denom if denom else 1.0
+
+
+def match_instances(gt: np.ndarray, pred: np.ndarray, threshold: float = 0.5) -> Matching:
+    """Optimal one-to-one matching of instances with IoU >= ``threshold`` (Hungarian on IoU).
+
+    For thresholds above 0.5 any match is unique, so this equals greedy matching there.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    pairs, gt_area, pred_area = overlap_table(gt, pred)
+    gt_ids = np.flatnonzero(gt_area[1:]) + 1
+    pred_ids = np.flatnonzero(pred_area[1:]) + 1
+    if len(pairs) == 0:
+        return Matching(threshold, len(gt_ids), len(pred_ids), np.zeros(0))
+    g, p, inter = pairs[:, 0], pairs[:, 1], pairs[:, 2].astype(np.float64)
+    iou = inter / (gt_area[g] + pred_area[p] - inter)
+    keep = iou >= threshold
+    g, p, iou = g[keep], p[keep], iou[keep]
+    if len(iou) == 0:
+        return Matching(threshold, len(gt_ids), len(pred_ids), np.zeros(0))
+    gi = np.searchsorted(gt_ids, g)
+    pi = np.searchsorted(pred_ids, p)
+    cost = np.zeros((len(gt_ids), len(pred_ids)))
+    cost[gi, pi] = -iou
+    rows, cols = linear_sum_assignment(cost)
+    matched = -cost[rows, cols]
+    return Matching(threshold, len(gt_ids), len(pred_ids), matched[matched > 0])
