@@ -431,11 +431,11 @@ def add(app: typer.Typer) -> None:
 
 
 def demo_stage(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> Path:
-    """The demo's split stage: 128-px crops of the sketch, split by frame."""
+    """The demo's split stage: two crops of a quarter of the image size per frame."""
     return split_folder(
         results["sketch"],
         out / "pairs",
-        component_params={"crop": "128", "crops": 2},
+        component_params={"crop": "64" if quick else "128", "crops": 2},
         ratios=(0.7, 0.15, 0.15),
         seed=seed,
     )

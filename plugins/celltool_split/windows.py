@@ -40,7 +40,8 @@ def random_crops(
     max_tries: int = 1000,
 ) -> list[Window]:
     """``crops`` origins uniform over the frame, each farther than ``min_distance`` from every
-    origin accepted before (rejection sampling, at most ``max_tries`` draws).
+    origin accepted before (rejection sampling, at most ``max_tries`` draws in all; after
+    ``max_tries // 10`` rejections in a row the accepted origins are dropped and it restarts).
 
     ``min_distance`` -1 means the crop diagonal, so crops never overlap.
     Raises :class:`InfeasibleCrops` when the crop does not fit or the draws run out.
@@ -53,15 +54,23 @@ def random_crops(
         raise InfeasibleCrops(f"a {h}x{w} crop does not fit in a {height}x{width} frame")
     limit = float(np.hypot(h, w)) if min_distance < 0 else float(min_distance)
     accepted: list[tuple[int, int]] = []
+    best = 0
+    rejected = 0
+    restart_after = max(10, int(max_tries) // 10)
     for _ in range(max(1, int(max_tries))):
         row = int(rng.integers(0, height - h + 1))
         col = int(rng.integers(0, width - w + 1))
         if all(np.hypot(row - r, col - c) > limit for r, c in accepted):
             accepted.append((row, col))
+            best, rejected = max(best, len(accepted)), 0
             if len(accepted) == crops:
                 return [(r, c, h, w) for r, c in accepted]
+        else:
+            rejected += 1
+            if rejected >= restart_after:  # the accepted origins block the rest: start over
+                accepted, rejected = [], 0
     raise InfeasibleCrops(
-        f"placed only {len(accepted)} of {crops} {h}x{w} crops with origins more than "
+        f"placed at most {best} of {crops} {h}x{w} crops with origins more than "
         f"{limit:.1f} px apart in a {height}x{width} frame after {max_tries} tries; "
         "lower --crops or --min-distance, or use a smaller --crop"
     )
