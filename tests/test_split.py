@@ -337,3 +337,36 @@ def test_timelapse_sketch_and_split_by_time(timelapse, tmp_path):
     sample = read_image(out / "test" / "0000.png")
     assert sample.shape == (512, 1024)
     assert set(np.unique(sample[:, 512:]).tolist()) <= {0, 255}
+
+
+def test_ctc_export_reads_in_py_ctcmetrics(tmp_path):
+    """py-ctcmetrics (the CTC evaluator, extra 'ctc') reads the export: GT against itself
+    scores 1, and a result missing one object in one frame scores below 1."""
+    pytest.importorskip("ctc_metrics", reason="py-ctcmetrics not installed (extra 'ctc')")
+    import contextlib
+    import io
+    import shutil
+
+    import tifffile
+    from ctc_metrics import evaluate_sequence
+
+    images, masks = frames_and_masks(tmp_path, {"": 4})
+    out = run(str(images), "--masks", str(masks), "-o", str(tmp_path / "ctc"), "--format", "ctc")
+    res = out / "01_RES"
+    res.mkdir()
+    for t in range(4):
+        shutil.copy(out / f"01_GT/TRA/man_track{t:03d}.tif", res / f"mask{t:03d}.tif")
+    shutil.copy(out / "01_GT/TRA/man_track.txt", res / "res_track.txt")
+    with contextlib.redirect_stdout(io.StringIO()):
+        scores = evaluate_sequence(str(res), str(out / "01_GT"))
+    assert scores["DET"] == scores["SEG"] == scores["TRA"] == 1.0
+    mask = tifffile.imread(res / "mask002.tif")
+    mask[mask == 1] = 0
+    tifffile.imwrite(res / "mask002.tif", mask)
+    (res / "res_track.txt").write_text("1 0 1 0\n2 0 3 0\n3 3 3 1\n")
+    mask3 = tifffile.imread(res / "mask003.tif")
+    mask3[mask3 == 1] = 3
+    tifffile.imwrite(res / "mask003.tif", mask3)
+    with contextlib.redirect_stdout(io.StringIO()):
+        scores = evaluate_sequence(str(res), str(out / "01_GT"))
+    assert scores["SEG"] < 1.0 and scores["DET"] < 1.0
