@@ -96,17 +96,7 @@ def sketch_one(
     image, cells, nuclei = load_item(item, binary=binary)
     render = component.load()
     radii = tuple(params["radii"]) or scaled_radii(cells.shape)
-    index = render(
-        cells,
-        nuclei,
-        image,
-        levels=params["levels"],
-        bounds=bounds,
-        radii=radii,
-        thickness=params["thickness"],
-        dilate=params["dilate"],
-        wound=params["wound"],
-    )
+    index = render(cells, nuclei, image, bounds=bounds, **{**params, "radii": radii})
     name = Path(rel).with_suffix(".png")
     for sub, array in (("index", index), ("gray", gray_sketch(index, params["levels"]))):
         (out / sub / name).parent.mkdir(parents=True, exist_ok=True)

@@ -374,7 +374,7 @@ def add(app: typer.Typer) -> None:
             str, typer.Option("--ratios", help="Fractions of frames train,val,test.")
         ] = "0.8,0.1,0.1",
         layout: Annotated[
-            str, typer.Option("--layout", help="side-by-side ([image | sketch]) | folders.")
+            str, typer.Option("--layout", help="side-by-side (image left, sketch right) | folders.")
         ] = "side-by-side",
         pairs: Annotated[
             str,

@@ -188,6 +188,7 @@ def render(
     thickness: int = 1,
     dilate: bool = False,
     wound: bool = True,
+    limits: Sequence[float] = (),
 ) -> np.ndarray:
     """Class-index map (uint8) of one image: see :func:`class_names` for the classes.
 
@@ -196,6 +197,7 @@ def render(
     ``radii`` = (pad, open, grow, shrink) of the wound rule (default: scaled to the image);
     ``thickness`` is the boundary width; ``dilate`` thickens the cytoplasm boundary by a 3×3
     dilation (Reference1); ``wound=False`` paints no wound (everything outside cells is tissue).
+    ``limits`` is accepted for the command's sake (the bounds already hold them).
     """
     cells = np.asarray(cells)
     if levels == 1:
