@@ -119,21 +119,8 @@ def test_infeasible_crops_is_a_clear_error(sketched, tmp_path):
 
 def test_temporal_pairs_stay_within_sequences(tmp_path):
     images, masks = frames_and_masks(tmp_path, {"s1": 5, "s2": 4})
-    out = run(
-        str(images),
-        "--masks",
-        str(masks),
-        "-o",
-        str(tmp_path / "t"),
-        "--method",
-        "frames",
-        "--pairs",
-        "temporal",
-        "--by",
-        "time",
-        "--ratios",
-        "0.6,0.2,0.2",
-    )
+    args = f"{images} --masks {masks} --method frames --pairs temporal --by time".split()
+    out = run(*args, "-o", str(tmp_path / "t"), "--ratios", "0.6,0.2,0.2")
     meta = json.loads((out / "celltool.json").read_text())
     assert meta["facts"]["layout"] == "folders" and meta["facts"]["pairs"] == "temporal"
     rows = table(out)
@@ -168,23 +155,8 @@ def test_sequences_by_name_pattern_and_split_by_time(tmp_path):
     for part in (images, masks):  # rename to A_f000 / B_f000 style: two sequences in one folder
         for k, path in enumerate(sorted(part.iterdir())):
             path.rename(path.with_name(f"{'AB'[k % 2]}_{path.name}"))
-    out = run(
-        str(images),
-        "--masks",
-        str(masks),
-        "-o",
-        str(tmp_path / "t"),
-        "--method",
-        "frames",
-        "--pairs",
-        "temporal",
-        "--by",
-        "time",
-        "--ratios",
-        "1,0,0",
-        "--sequence-pattern",
-        "^(.)_",
-    )
+    args = f"{images} --masks {masks} --method frames --pairs temporal --by time".split()
+    out = run(*args, "-o", str(tmp_path / "t"), "--ratios", "1,0,0", "--sequence-pattern", "^(.)_")
     rows = table(out)
     assert len(rows) == 4  # 3 frames per sequence → 2 pairs each, none across A/B
     assert all(

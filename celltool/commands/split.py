@@ -84,8 +84,6 @@ def find_source(folder: Path, masks: Path | None, sketch_part: str, pattern: str
         else:
             sketch = labels = part(folder, "cells")
     names = list_image_tree(images)
-    if not images.is_dir():
-        raise CelltoolError("source images folder does not exist", images)
     return Source(images, sketch, labels, classes, names, _sequences(names, pattern, images))
 
 
