@@ -11,7 +11,20 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TIMELAPSE = REPO.parent / "shared" / "data" / "timelapse"
+
+
+def _find_timelapse() -> Path:
+    """``shared/`` sits beside the clone (CI); worktrees may sit deeper, so look upwards."""
+    if os.environ.get("CELLTOOL_TIMELAPSE"):
+        return Path(os.environ["CELLTOOL_TIMELAPSE"])
+    for parent in REPO.parents:
+        candidate = parent / "shared" / "data" / "timelapse"
+        if candidate.is_dir():
+            return candidate
+    return REPO.parent / "shared" / "data" / "timelapse"
+
+
+TIMELAPSE = _find_timelapse()
 CELLTOOL = str(Path(sys.executable).with_name("celltool"))
 
 
