@@ -17,7 +17,7 @@ def _shape_mask(
     dy: np.ndarray,
     dx: np.ndarray,
 ) -> np.ndarray:
-    """A filled irregular ellipse centred at 0 over the pixel offsets ``dy`` (column), ``dx`` (row)."""
+    """A filled irregular ellipse centred at 0, over pixel offsets ``dy`` and ``dx``."""
     cos, sin = np.cos(angle), np.sin(angle)
     u, v = dx * cos + dy * sin, -dx * sin + dy * cos
     a, b = radius * np.sqrt(aspect), radius / np.sqrt(aspect)
@@ -28,6 +28,14 @@ def _shape_mask(
     for k in range(2, 6):
         wobble += rng.normal(0, irregularity / k) * np.cos(k * phi + rng.uniform(0, 2 * np.pi))
     return rho <= r_edge * np.clip(wobble, 0.5, 1.5)
+
+
+def _largest_piece(mask: np.ndarray) -> np.ndarray:
+    pieces, count = ndimage.label(mask)
+    if count <= 1:
+        return mask
+    sizes = np.bincount(pieces.ravel())[1:]
+    return pieces == 1 + int(np.argmax(sizes))
 
 
 def _box(shape: tuple[int, int], cy: int, cx: int, size: int) -> tuple[slice, slice]:
@@ -75,7 +83,7 @@ def place_cells(
         taken = cells[ys, xs] > 0
         if (body & taken).sum() > max_overlap * area:
             continue
-        visible = body & ~taken
+        visible = _largest_piece(body & ~taken)  # one connected region per instance
         if visible.sum() < MIN_CELL_AREA:
             continue
         placed += 1
@@ -91,7 +99,7 @@ def place_cells(
             dy - np.float32(shift[0]),
             dx - np.float32(shift[1]),
         )
-        nuclei[ys, xs][nucleus & visible] = placed
+        nuclei[ys, xs][_largest_piece(nucleus & visible)] = placed
     return cells, nuclei
 
 
