@@ -233,44 +233,26 @@ def test_duplicate_component_names_are_an_error(tmp_path):
     assert "plugins 'simulate' and 'dup' both register simulator 'cells2d'" in res.stderr
 
 
-def test_misspelled_hook_gives_a_clear_error(tmp_path):
-    folder = tmp_path / "pdir"
-    write_plugin(
-        folder,
-        "typo",
-        """
-        from celltool import hookimpl
+BAD_HOOKS = {
+    # misspelled hook name: caught by pluggy's check_pending
+    "typo": ("register_segmentors(register)", ["register_segmentors", "register_segmenters"]),
+    # right hook, wrong argument name: caught at registration
+    "badargs": ("register_segmenters(registry)", ["register_segmenters", "registry"]),
+}
 
-        @hookimpl
-        def register_segmentors(register):
-            pass
-        """,
-    )
-    res = cli("--plugins-dir", str(folder), "plugins")
+
+@pytest.mark.parametrize("name", sorted(BAD_HOOKS))
+def test_bad_hookimpl_gives_a_clear_one_line_error(tmp_path, name):
+    signature, expected = BAD_HOOKS[name]
+    code = f"from celltool import hookimpl\n\n@hookimpl\ndef {signature}:\n    pass\n"
+    path = write_plugin(tmp_path / "pdir", name, code)
+    res = cli("--plugins-dir", str(path.parent), "plugins")
     assert res.returncode == 1
     line = res.stderr.strip()
-    assert "\n" not in line
-    assert "plugin 'typo'" in line and "register_segmentors" in line
-    assert "register_segmenters" in line  # lists the real hooks
-
-
-def test_wrong_hook_arguments_give_a_clear_error(tmp_path):
-    folder = tmp_path / "pdir"
-    write_plugin(
-        folder,
-        "badargs",
-        """
-        from celltool import hookimpl
-
-        @hookimpl
-        def register_segmenters(registry):
-            pass
-        """,
-    )
-    res = cli("--plugins-dir", str(folder), "plugins")
-    assert res.returncode == 1
-    assert "plugin 'badargs'" in res.stderr and "registry" in res.stderr
-    assert "Traceback" not in res.stderr
+    assert "\n" not in line and "Traceback" not in line
+    assert line.startswith(f"celltool: error: plugin '{name}' ({path})")
+    for fragment in expected + ["celltool's hooks: register_metrics"]:
+        assert fragment in line
 
 
 def test_registering_something_else_than_a_component_is_an_error(tmp_path):
