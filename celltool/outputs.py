@@ -24,6 +24,8 @@ from celltool.manifest import MANIFEST_NAME, dumps, read_manifest, write_manifes
 def default_output(first_input: str | Path, step: str) -> Path:
     """``imgs`` → ``imgs-segment`` beside it (trailing slashes ignored)."""
     path = Path(os.path.normpath(first_input))
+    if path.name in ("", ".", ".."):  # "." or "..": name it after the real folder
+        path = path.resolve()
     return path.parent / f"{path.name}-{step}"
 
 

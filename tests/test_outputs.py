@@ -17,6 +17,14 @@ def test_default_output_is_beside_the_input():
     assert default_output("imgs", "sketch") == Path("imgs-sketch")
 
 
+def test_default_output_of_the_current_folder(tmp_path, monkeypatch):
+    (tmp_path / "imgs").mkdir()
+    monkeypatch.chdir(tmp_path / "imgs")
+    assert default_output(".", "segment") == tmp_path / "imgs-segment"
+    assert default_output("./", "segment") == tmp_path / "imgs-segment"
+    assert default_output("..", "x").name == f"{tmp_path.name}-x"
+
+
 def test_folder_is_published_only_at_the_end(tmp_path):
     target = OutputFolder(tmp_path / "out")
     with target as work:

@@ -115,3 +115,20 @@ def test_simulate_16bit_folder(tmp_path):
     assert image.dtype == np.uint16 and image.shape == (64, 48) and image.max() > 4095
     assert read_manifest(out / "images")["facts"]["bit_depth"] == 16
     assert read_manifest(out)["params"]["size"] == [64, 48]
+
+
+def test_demo_runs_and_a_failing_stage_leaves_nothing(tmp_path, monkeypatch):
+    from celltool.commands import demo, simulate
+    from celltool.manifest import part
+
+    out = demo.run_demo(tmp_path / "demo", quick=True)
+    assert read_manifest(out)["kind"] == "demo"
+    assert read_manifest(part(out, "simulate"))["kind"] == "simulation"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("stage broke")
+
+    monkeypatch.setattr(simulate, "demo_stage", broken)
+    with pytest.raises(RuntimeError, match="stage broke"):
+        demo.run_demo(tmp_path / "demo2", quick=True)
+    assert not (tmp_path / "demo2").exists()
