@@ -100,7 +100,13 @@ class OutputFolder:
         if shard is None:
             check_output(self.path, self.inputs, overwrite)
         else:
-            check_output(self.path, self.inputs, overwrite=True)
+            check_output(self.path, self.inputs, overwrite=True)  # shards share the folder
+            if (self.path / MANIFEST_NAME).exists():
+                raise CelltoolError(
+                    "output folder is already complete (it has its manifest); delete it to "
+                    "run the shards again",
+                    self.path,
+                )
 
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,8 @@ mkdir -p "$out"
 sim=$(celltool simulate -o "$out/sim" -n 4 --size 128 --n-cells 12 --seed 7 --overwrite)
 
 # the same step as array jobs: two shards into one folder; the manifest appears with the last
-celltool simulate -o "$out/sharded" -n 4 --size 128 --n-cells 12 --seed 7 --overwrite \
-    --shard 1/2 >/dev/null
+rm -rf "$out/sharded"
+celltool simulate -o "$out/sharded" -n 4 --size 128 --n-cells 12 --seed 7 --shard 1/2 >/dev/null
 celltool simulate -o "$out/sharded" -n 4 --size 128 --n-cells 12 --seed 7 --shard 2/2 >/dev/null
 cmp "$sim/images/sim_0003.png" "$out/sharded/images/sim_0003.png"
 

@@ -100,3 +100,5 @@ def test_shards_publish_the_manifest_when_the_last_one_finishes(tmp_path):
         "3.txt",
         MANIFEST_NAME,
     ]
+    with pytest.raises(CelltoolError, match="already complete"):
+        OutputFolder(out, shard=Shard(1, 3))  # a new sharded run needs a fresh folder

@@ -9,6 +9,7 @@ import numpy as np
 from conftest import REPO, sh
 
 from celltool.imageio import read_image
+from celltool.manifest import folder_digest, read_manifest
 
 PLUGINS = REPO / "tests" / "plugin_files"
 SMALL = "-n 2 --size 64 --n-cells 5"
@@ -34,6 +35,14 @@ def test_a_step_reads_its_input_folder_from_stdin(tmp_path):
     np.testing.assert_array_equal(once, src.max() - src)
     twice = read_image(tmp_path / "sim-invert-invert" / "sim_0000.png")
     np.testing.assert_array_equal(twice, once.max() - once)
+    # each manifest records its input folder, kind and digest
+    (record,) = read_manifest(tmp_path / "sim-invert-invert")["inputs"]
+    assert record == {
+        "path": str((tmp_path / "sim-invert").resolve()),
+        "kind": "images",
+        "digest": folder_digest(tmp_path / "sim-invert"),
+    }
+    assert read_manifest(tmp_path / "sim-invert")["inputs"][0]["kind"] == "simulation"
 
 
 def test_several_folders_on_stdin_give_several_lines(tmp_path):
