@@ -124,8 +124,9 @@ class Component:
                 param = self.param(key)
                 if param is None:
                     known = ", ".join(p.flag for p in self.params) or "none"
+                    what = self.family[:-1] or "component"
                     raise UsageError(
-                        f"--{key.replace('_', '-')} is not an option of {self.family} "
+                        f"--{key.replace('_', '-')} is not an option of {what} "
                         f"'{self.name}' (its options: {known})"
                     )
                 if value is not None:

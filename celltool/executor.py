@@ -76,9 +76,23 @@ def _bounded(
         yield result(pending.popleft())
 
 
+def _check_picklable(func: Callable) -> None:
+    """Fail before starting workers (a pickling error inside a pool can hang the process)."""
+    import pickle
+
+    try:
+        pickle.dumps(func)
+    except Exception as exc:
+        raise RuntimeError(
+            f"cannot send {func!r} to worker processes ({exc}); "
+            "use a module-level function, or --executor serial"
+        ) from None
+
+
 def _process_map(func: Callable, items: Iterable, workers: int) -> Iterator[Any]:
     from concurrent.futures import ProcessPoolExecutor
 
+    _check_picklable(func)
     with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
         try:
             yield from _bounded(

@@ -81,9 +81,16 @@ def read_image(path: str | Path) -> np.ndarray:
         raise CelltoolError(f"cannot read image ({exc.__class__.__name__}: {exc})", path) from None
 
 
-def _read_cv2(path: Path) -> np.ndarray:
+def _cv2():
+    """OpenCV, with its own log lines off: errors reach the user as one celltool line."""
     import cv2
 
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    return cv2
+
+
+def _read_cv2(path: Path) -> np.ndarray:
+    cv2 = _cv2()
     buffer = np.fromfile(path, dtype=np.uint8)
     image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
     if image is None:
@@ -126,8 +133,7 @@ def write_image(path: str | Path, image: np.ndarray, *, axes: str | None = None)
 
 
 def _encode_png(path: Path, image: np.ndarray) -> bytes:
-    import cv2
-
+    cv2 = _cv2()
     if image.dtype == np.bool_:
         image = image.astype(np.uint8) * 255
     if image.dtype not in PNG_DTYPES:

@@ -24,6 +24,8 @@ from celltool.manifest import MANIFEST_NAME, dumps, read_manifest, write_manifes
 def default_output(first_input: str | Path, step: str) -> Path:
     """``imgs`` → ``imgs-segment`` beside it (trailing slashes ignored)."""
     path = Path(os.path.normpath(first_input))
+    if path.name in ("", ".", ".."):  # "." or "..": name it after the real folder
+        path = path.resolve()
     return path.parent / f"{path.name}-{step}"
 
 
@@ -74,7 +76,10 @@ class OutputFolder:
     """Context manager that yields the folder to write into and publishes it atomically.
 
     Set ``.manifest`` (a record from :func:`celltool.manifest.make_manifest`) before the
-    ``with`` block ends; it is written last, after every file.
+    ``with`` block ends; it is written last, after every file. Manifests of sub-folders
+    (parts of a container) go in ``.part_manifests`` (``{"images": record, ...}``); they are
+    written just before it. With a shard, both are written only by the shard that completes
+    the set, so a folder with a manifest is always complete.
     """
 
     def __init__(
@@ -90,11 +95,18 @@ class OutputFolder:
         self.overwrite = overwrite
         self.shard = shard
         self.manifest: Mapping[str, Any] | None = None
+        self.part_manifests: dict[str, Mapping[str, Any]] = {}
         self.work: Path | None = None
         if shard is None:
             check_output(self.path, self.inputs, overwrite)
         else:
-            check_output(self.path, self.inputs, overwrite=True)
+            check_output(self.path, self.inputs, overwrite=True)  # shards share the folder
+            if (self.path / MANIFEST_NAME).exists():
+                raise CelltoolError(
+                    "output folder is already complete (it has its manifest); delete it to "
+                    "run the shards again",
+                    self.path,
+                )
 
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,8 +132,19 @@ class OutputFolder:
         if self.shard is not None:
             self._finish_shard()
             return
-        write_manifest(self.work, self.manifest)
+        self._write_manifests(self.manifest)
         self._publish()
+
+    def _write_manifests(self, record: Mapping[str, Any]) -> None:
+        assert self.work is not None
+        for name, part_record in self.part_manifests.items():
+            write_manifest(self.work / name, self._with_shards(part_record))
+        write_manifest(self.work, self._with_shards(record))
+
+    def _with_shards(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        if self.shard is None:
+            return dict(record)
+        return {**record, "params": {**record.get("params", {}), "shards": self.shard.count}}
 
     def _publish(self) -> None:
         assert self.work is not None
@@ -141,9 +164,7 @@ class OutputFolder:
         atomic_write_bytes(marks / name, dumps(self.manifest).encode())
         done = {p.name for p in marks.glob(f"*-of-{self.shard.count}.json")}
         if len(done) == self.shard.count:
-            record = dict(self.manifest)
-            record["params"] = {**record.get("params", {}), "shards": self.shard.count}
-            write_manifest(self.path, record)
+            self._write_manifests(self.manifest)
 
 
 def published(folder: str | Path) -> bool:

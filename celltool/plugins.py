@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import types
 from collections.abc import Iterable
 from dataclasses import replace
 from importlib import metadata
@@ -37,6 +38,19 @@ FAMILIES = {
     "metrics": "register_metrics",
     "simulators": "register_simulators",
 }
+
+
+LOOSE_PACKAGE = "celltool_plugins_dir"
+
+
+def _loose_package() -> types.ModuleType:
+    """The (empty) parent package of loose plugin files, created on first use."""
+    package = sys.modules.get(LOOSE_PACKAGE)
+    if package is None:
+        package = types.ModuleType(LOOSE_PACKAGE)
+        package.__path__ = []  # a package, so that "celltool_plugins_dir.NAME" imports
+        sys.modules[LOOSE_PACKAGE] = package
+    return package
 
 
 class Registry:
@@ -87,8 +101,23 @@ class PluginSet:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise CelltoolError(f"plugin '{exc.plugin_name}': {exc}") from None
+            raise self._invalid(exc) from None
         self.registry = self._collect()
+
+    def _invalid(self, exc: pluggy.PluginValidationError, name: str | None = None) -> CelltoolError:
+        name = name or self.pm.get_name(exc.plugin) or getattr(exc.plugin, "__name__", "?")
+        where = self.sources.get(name, "")
+        hooks = ", ".join(sorted(FAMILIES.values()) + ["register_commands"])
+        return CelltoolError(
+            f"plugin '{name}' ({where}): {exc} (celltool's hooks: {hooks})".replace("\n", " ")
+        )
+
+    def _register(self, module: Any, name: str, source: str) -> None:
+        self.sources[name] = source
+        try:
+            self.pm.register(module, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise self._invalid(exc, name) from None
 
     def _load_entry_points(self) -> None:
         allow = os.environ.get(ENV_LOAD)
@@ -106,12 +135,11 @@ class PluginSet:
                     f"plugin '{ep.name}' ({ep.value}) failed to load: {exc}; "
                     f"disable it with {ENV_DISABLE}={ep.name}"
                 ) from exc
-            self.pm.register(module, name=ep.name)
+            self._register(module, ep.name, f"entry point {ep.value}")
             dist = ep.dist
             self.dists[ep.name] = (
                 (dist.metadata["Name"], dist.version) if dist is not None else ("?", "?")
             )
-            self.sources[ep.name] = f"entry point {ep.value}"
 
     def _load_dir(self, folder: Path) -> None:
         if not folder.is_dir():
@@ -120,17 +148,18 @@ class PluginSet:
             name = path.stem
             if name in self.dists:
                 raise CelltoolError(f"plugin name '{name}' is already taken", path)
-            spec = importlib.util.spec_from_file_location(f"celltool_plugins_dir.{name}", path)
+            spec = importlib.util.spec_from_file_location(f"{LOOSE_PACKAGE}.{name}", path)
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
+            # Importable by name (so pickle finds its functions in forked worker processes).
             sys.modules[spec.name] = module
+            setattr(_loose_package(), name, module)
             try:
                 spec.loader.exec_module(module)
             except Exception as exc:
                 raise CelltoolError(f"plugin file failed to load: {exc}", path) from exc
-            self.pm.register(module, name=name)
+            self._register(module, name, str(path))
             self.dists[name] = ("(plugins dir)", "")
-            self.sources[name] = str(path)
 
     def _collect(self) -> Registry:
         registry = Registry()

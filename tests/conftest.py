@@ -34,7 +34,8 @@ def _isolate_plugins(monkeypatch):
     from celltool import plugins
 
     for var in (plugins.ENV_LOAD, plugins.ENV_DISABLE, plugins.ENV_DIRS):
-        monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv(var, "")  # recorded, so that what a test sets is undone
+        monkeypatch.delenv(var)
     plugins.reset()
     yield
     plugins.reset()
@@ -59,7 +60,7 @@ def cli(
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
-        timeout=600,
+        timeout=180,
     )
 
 
@@ -72,7 +73,7 @@ def sh(script: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedP
         capture_output=True,
         text=True,
         env={**os.environ, "PATH": path, **(env or {})},
-        timeout=900,
+        timeout=300,
     )
 
 

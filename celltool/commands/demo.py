@@ -20,27 +20,31 @@ STAGES = ("simulate", "sketch", "split")
 
 
 def run_demo(out: Path, *, seed: int = 0, quick: bool = False, overwrite: bool = False) -> Path:
+    """Run every stage into ``out``; on failure ``out`` is removed (no partial demo).
+
+    Stages write in place (not into a temp folder that is renamed), because later stages
+    record the absolute paths of earlier stages' folders in their manifests.
+    """
+    import shutil
+
     check_output(out, [], overwrite)
     if out.exists() and overwrite:
-        import shutil
-
         shutil.rmtree(out)
-    out.mkdir(parents=True)
-    results = {}
-    for name in STAGES:
-        info(f"[bold]demo[/]: {name}")
-        module = importlib.import_module(f"celltool.commands.{name}")
-        results[name] = module.demo_stage(out, seed, quick, dict(results))
-    write_manifest(
-        out,
-        make_manifest(
-            "demo",
-            step="demo",
-            seed=seed,
-            params={"quick": quick},
-            facts={"parts": {k: str(Path(v).relative_to(out)) for k, v in results.items()}},
-        ),
-    )
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Path] = {}
+    try:
+        for name in STAGES:
+            info(f"[bold]demo[/]: {name}")
+            module = importlib.import_module(f"celltool.commands.{name}")
+            results[name] = module.demo_stage(out, seed, quick, dict(results))
+        parts = {k: str(Path(v).relative_to(out)) for k, v in results.items()}
+        record = make_manifest(
+            "demo", step="demo", seed=seed, params={"quick": quick}, facts={"parts": parts}
+        )
+        write_manifest(out, record)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
     for name, path in results.items():
         info(f"  {name:<10} {path}")
     return out

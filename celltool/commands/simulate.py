@@ -25,7 +25,7 @@ from celltool.cliutil import (
 from celltool.components import Component
 from celltool.errors import CelltoolError, UsageError
 from celltool.imageio import bit_depth_of, write_image, write_labels
-from celltool.manifest import make_manifest, write_manifest
+from celltool.manifest import make_manifest
 from celltool.outputs import OutputFolder, Shard
 from celltool.pipes import emit
 
@@ -48,9 +48,14 @@ def simulate_one(
     name = f"{stem}_{index:04d}.png"
     facts: dict[str, Any] = {}
     for part, array in result.items():
+        if not (out / part).is_dir():
+            raise CelltoolError(
+                f"simulator '{component.name}' returned part '{part}' that its "
+                f"info['parts'] does not list"
+            )
         if part == "images":
             write_image(out / part / name, array)
-            facts = {"dtype": str(array.dtype), "bit_depth_of_dtype": bit_depth_of(array)}
+            facts.update(dtype=str(array.dtype), bit_depth_of_dtype=bit_depth_of(array))
         else:
             write_labels(out / part / name, array)
             facts[f"n_{part}"] = int(array.max())
@@ -92,7 +97,10 @@ def simulate_folder(
             stem="sim",
         )
         records = run_each(job, indices, spec or ExecutorSpec(), f"simulate ({method})")
-        bit_depth = int(params.get("bit_depth", records[0].get("bit_depth_of_dtype") or 8))
+        dtype = str(np.dtype(np.uint8 if params.get("bit_depth", 8) == 8 else np.uint16))
+        if records:
+            dtype = records[0]["dtype"]
+        bit_depth = int(params.get("bit_depth") or np.dtype(dtype).itemsize * 8)
         common = dict(
             step="simulate",
             params={**params, "n": n, "size": list(size)},
@@ -101,17 +109,20 @@ def simulate_folder(
         )
         for part in parts:
             if part == "images":
-                facts = {"bit_depth": bit_depth, "dtype": records[0]["dtype"], "axes": "YX"}
-                write_manifest(work / part, make_manifest("images", facts=facts, **common))
+                facts = {"bit_depth": bit_depth, "dtype": dtype, "axes": "YX", "n_images": n}
+                record = make_manifest("images", facts=facts, **common)
             else:
                 facts = {
                     "target": part,
                     "instances": "uint16 ids 1..N, 0 = background",
-                    "counts": [r[f"n_{part}"] for r in records],
+                    "n_images": n,
                 }
-                write_manifest(work / part, make_manifest("labels", facts=facts, **common))
+                record = make_manifest("labels", facts=facts, **common)
+            folder.part_manifests[part] = record
         folder.manifest = make_manifest(
-            "simulation", facts={"parts": {p: p for p in parts}, "bit_depth": bit_depth}, **common
+            "simulation",
+            facts={"parts": {p: p for p in parts}, "bit_depth": bit_depth, "n_images": n},
+            **common,
         )
     return out
 

@@ -14,13 +14,10 @@ def _shape_mask(
     aspect: float,
     irregularity: float,
     angle: float,
-    size: int,
-    offset: tuple[float, float],
+    dy: np.ndarray,
+    dx: np.ndarray,
 ) -> np.ndarray:
-    """A filled irregular ellipse in a (size, size) box, centred at box centre + offset."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    c = (size - 1) / 2
-    dy, dx = yy - c - offset[0], xx - c - offset[1]
+    """A filled irregular ellipse centred at 0, over pixel offsets ``dy`` and ``dx``."""
     cos, sin = np.cos(angle), np.sin(angle)
     u, v = dx * cos + dy * sin, -dx * sin + dy * cos
     a, b = radius * np.sqrt(aspect), radius / np.sqrt(aspect)
@@ -33,15 +30,26 @@ def _shape_mask(
     return rho <= r_edge * np.clip(wobble, 0.5, 1.5)
 
 
-def _paste_box(shape: tuple[int, int], cy: int, cx: int, size: int):
-    """Slices of the image and of a (size, size) box centred at (cy, cx), clipped to the image."""
+def _largest_piece(mask: np.ndarray) -> np.ndarray:
+    pieces, count = ndimage.label(mask)
+    if count <= 1:
+        return mask
+    sizes = np.bincount(pieces.ravel())[1:]
+    return pieces == 1 + int(np.argmax(sizes))
+
+
+def _box(shape: tuple[int, int], cy: int, cx: int, size: int) -> tuple[slice, slice]:
+    """Image slices of a (size, size) box centred at (cy, cx), clipped to the image."""
     half = size // 2
-    y0, x0 = cy - half, cx - half
-    ys = slice(max(y0, 0), min(y0 + size, shape[0]))
-    xs = slice(max(x0, 0), min(x0 + size, shape[1]))
-    bys = slice(ys.start - y0, ys.stop - y0)
-    bxs = slice(xs.start - x0, xs.stop - x0)
-    return (ys, xs), (bys, bxs)
+    ys = slice(max(cy - half, 0), min(cy - half + size, shape[0]))
+    xs = slice(max(cx - half, 0), min(cx - half + size, shape[1]))
+    return ys, xs
+
+
+def _offsets(ys: slice, xs: slice, cy: float, cx: float) -> tuple[np.ndarray, np.ndarray]:
+    dy = np.arange(ys.start, ys.stop, dtype=np.float32)[:, None] - np.float32(cy)
+    dx = np.arange(xs.start, xs.stop, dtype=np.float32)[None, :] - np.float32(cx)
+    return dy, dx
 
 
 def place_cells(
@@ -66,15 +74,16 @@ def place_cells(
         angle = rng.uniform(0, np.pi)
         size = int(2 * radius * np.sqrt(aspect) * 1.6) | 1
         cy, cx = int(rng.integers(0, shape[0])), int(rng.integers(0, shape[1]))
-        (ys, xs), (bys, bxs) = _paste_box(shape, cy, cx, size)
-        body = _shape_mask(rng, radius, aspect, irregularity, angle, size, (0.0, 0.0))[bys, bxs]
+        ys, xs = _box(shape, cy, cx, size)
+        dy, dx = _offsets(ys, xs, cy, cx)
+        body = _shape_mask(rng, radius, aspect, irregularity, angle, dy, dx)
         area = body.sum()
         if area < MIN_CELL_AREA:
             continue
         taken = cells[ys, xs] > 0
         if (body & taken).sum() > max_overlap * area:
             continue
-        visible = body & ~taken
+        visible = _largest_piece(body & ~taken)  # one connected region per instance
         if visible.sum() < MIN_CELL_AREA:
             continue
         placed += 1
@@ -87,10 +96,10 @@ def place_cells(
             1 + (aspect - 1) * 0.5,
             irregularity * 0.5,
             angle + rng.normal(0, 0.2),
-            size,
-            (shift[0], shift[1]),
-        )[bys, bxs]
-        nuclei[ys, xs][nucleus & visible] = placed
+            dy - np.float32(shift[0]),
+            dx - np.float32(shift[1]),
+        )
+        nuclei[ys, xs][_largest_piece(nucleus & visible)] = placed
     return cells, nuclei
 
 

@@ -1,0 +1,99 @@
+"""Core figures: `celltool --help` wall time and simulator throughput at 512².
+
+    .venv/bin/python benchmarks/bench_core.py [--runs 7] [--images 16] [--workers 2]
+
+Prints the figures and writes benchmarks/results/core.json. Medians over --runs; the help
+time is compared with a bare `python -c pass` start in the same invocation (the baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CELLTOOL = str(Path(sys.executable).with_name("celltool"))
+
+
+def wall(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def median_wall(cmd: list[str], runs: int) -> float:
+    wall(cmd)  # warm the file cache
+    return statistics.median(wall(cmd) for _ in range(runs))
+
+
+def sim_rate(executor: str, workers: int, images: int, runs: int) -> float:
+    """Images per second of `celltool simulate` at 512² (in-process, without start-up)."""
+    from celltool.commands.simulate import simulate_folder
+    from celltool.executor import ExecutorSpec
+
+    rates = []
+    tmp = Path(tempfile.mkdtemp(prefix="bench-core-"))
+    try:
+        for i in range(runs):
+            start = time.perf_counter()
+            simulate_folder(
+                tmp / f"{executor}-{i}",
+                n=images,
+                size=(512, 512),
+                seed=i,
+                spec=ExecutorSpec(executor, workers),
+            )
+            rates.append(images / (time.perf_counter() - start))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return statistics.median(rates)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    python_start = median_wall([sys.executable, "-c", "pass"], args.runs)
+    help_s = median_wall([CELLTOOL, "--help"], args.runs)
+    plugins_s = median_wall([CELLTOOL, "plugins", "--json"], args.runs)
+    sim_runs = max(1, args.runs // 2)
+    serial = sim_rate("serial", 1, args.images, sim_runs)
+    parallel = sim_rate("process", args.workers, args.images, sim_runs)
+    results = {
+        "help_wall_s": round(help_s, 4),
+        "plugins_wall_s": round(plugins_s, 4),
+        "python_start_wall_s": round(python_start, 4),
+        "help_over_python_start": round(help_s / python_start, 2),
+        "simulate_512_images_per_s_serial": round(serial, 3),
+        f"simulate_512_images_per_s_process_{args.workers}": round(parallel, 3),
+        "process_speedup": round(parallel / serial, 2),
+        "runs": args.runs,
+        "images_per_run": args.images,
+        "workers": args.workers,
+        "cpu_count": os.cpu_count(),
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "note": "medians; machine shared with other jobs when load_avg_1min > cpu_count",
+    }
+    for key, value in results.items():
+        print(f"{key:>40}: {value}")
+    out = HERE / "results" / "core.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
