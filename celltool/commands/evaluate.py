@@ -232,7 +232,7 @@ def evaluate_pair(
     masks: tuple[Path, Path] | None,
 ) -> dict[str, Any]:
     """Read one (real, generated) pair and compute every metric; a row of pairs.csv."""
-    from celltool_metrics.segmentation import _vertex_ops
+    from celltool_metrics.segmentation import frame_counts, vertex_ops
 
     real_path, gen_path = pair
     real, gen = read_image(real_path), read_image(gen_path)
@@ -261,11 +261,7 @@ def evaluate_pair(
             value = func(real, gen, data_range=data_range, **kw)
         row.update(_scalars(c.name, value))
     if any(c.info.get("kind") == "segmentation" for c in metrics):
-        ops = _vertex_ops(real, gen)
-        row["_ctc"] = {
-            "seg_sum": float(ops["matches"].iou.sum()),
-            **{k: ops[k] for k in ("n_ref", "ns", "fn", "fp")},
-        }
+        row["_ctc"] = frame_counts(vertex_ops(real, gen))
     return row
 
 
@@ -286,21 +282,6 @@ def summarise(rows: list[dict[str, Any]], columns: list[str]) -> dict[str, dict[
             "n_nonfinite": int(v.size - f.size),
         }
     return out
-
-
-def ctc_aggregate(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """SEG and DET over all pairs as one set of frames (the CTC way, not a mean of per-pair)."""
-    n_ref = sum(r["_ctc"]["n_ref"] for r in rows)
-    ns, fn, fp = (sum(r["_ctc"][k] for r in rows) for k in ("ns", "fn", "fp"))
-    aogm_d, aogm_d0 = 5 * ns + 10 * fn + fp, 10 * n_ref
-    return {
-        "SEG": sum(r["_ctc"]["seg_sum"] for r in rows) / max(n_ref, 1),
-        "DET": 1 - min(aogm_d, aogm_d0) / aogm_d0 if aogm_d0 else math.nan,
-        "NS": ns,
-        "FN": fn,
-        "FP": fp,
-        "n_ref": n_ref,
-    }
 
 
 def read_tracks(path: Path) -> np.ndarray:
@@ -443,7 +424,9 @@ def evaluate_folders(
         summary = summarise(rows, metric_cols)
         extra: dict[str, Any] = {}
         if "segmentation" in kinds:
-            extra["ctc"] = ctc_aggregate(rows)
+            from celltool_metrics.segmentation import seg_det_from_counts
+
+            extra["ctc"] = seg_det_from_counts([r["_ctc"] for r in rows])
             if real_tracks or generated_tracks:
                 if not (real_tracks and generated_tracks):
                     raise UsageError("TRA needs both --real-tracks and --generated-tracks")
