@@ -111,7 +111,7 @@ def test_wasserstein_score_identity_and_formula(spheroid):
     assert out["curves"]["fg"][z] == pytest.approx(expected)
     dimmer = (img * 0.4).astype(np.uint8)
     worse = volume.wasserstein_depth(img, dimmer, real_mask=mask, gen_mask=mask, data_range=255)
-    assert worse["wasserstein_score"] < out["wasserstein_score"] < 1
+    assert worse["wasserstein_depth"] < out["wasserstein_depth"] < 1
     assert np.isnan(out["curves"]["fg"][0])  # no foreground in the top slice
     assert set(k for k in out if k.startswith("fg_")) == {"fg_upper", "fg_middle", "fg_lower"}
 
@@ -129,9 +129,9 @@ def test_edge_profile_and_depth_error(spheroid):
     img, _ = spheroid
     kw = dict(data_range=255, edge_tile=32, edge_min_length=4, edge_min_peak=0.0)
     same = volume.edge_depth(img, img, **kw)
-    assert same["edge_error"] == 0.0
+    assert same["edge_depth"] == 0.0
     blurred = ndimage.gaussian_filter(img.astype(float), (0, 2, 2)).astype(np.uint8)
     worse = volume.edge_depth(img, blurred, **kw)
-    assert worse["edge_error"] > 0
+    assert worse["edge_depth"] > 0
     profile = volume.edge_profile(img, data_range=255, tile=32, min_length=4, min_peak=0.0)
     assert profile[0] == pytest.approx(np.nanmax(profile))  # profiles start at their peak

@@ -105,10 +105,7 @@ def label_folder(folder: Path, target: str) -> Path:
     """The label maps of ``folder``: itself for ``labels``/plain folders, else its part."""
     manifest = read_manifest(folder)
     kind = manifest["kind"] if manifest else "images"
-    if kind in ("labels", "images"):
-        return folder
-    path = part(folder, target)
-    return Path(path) if Path(path).is_absolute() else path
+    return folder if kind in ("labels", "images") else part(folder, target)
 
 
 def recorded_bit_depth(folder: Path) -> int | None:
@@ -156,7 +153,10 @@ def choose_metrics(spec: str, label_inputs: bool, volumes: bool) -> list[Compone
     registry = plugins.registry()
     every = registry.all("metrics")
     by_name = {c.name: c for c in every}
-    fits = ("segmentation",) if label_inputs else ("image", "volume" if volumes else "image")
+    if label_inputs:
+        fits: tuple[str, ...] = ("segmentation",)
+    else:
+        fits = ("image", "volume") if volumes else ("image",)
     chosen: list[Component] = []
     for token in [t.strip() for t in spec.split(",") if t.strip()]:
         if token == "default":
@@ -579,10 +579,12 @@ def add(app: typer.Typer) -> None:
     ) -> None:
         """Score GENERATED images (or a segmentation) against REAL ones, pair by pair.
 
-        Files pair by stem: the same stem, or the real stem followed by '_', '-', '.' or a space
-        and any suffix (img_007_fake.png ↔ img_007.png); or give --pairs. Label folders (or
-        simulation/segmentation containers) get segmentation metrics. Writes pairs.csv,
-        summary.json and plots/ into OUT (default GENERATED-evaluate) and prints OUT.
+        Pairing: the same file stem, or the real stem + '_', '-', '.' or ' ' + any suffix
+        (img_007_fake.png pairs with img_007.png); or a --pairs CSV.
+
+        Label folders and simulation/segmentation containers get segmentation metrics.
+
+        Writes pairs.csv, summary.json and plots/ into OUT (default GENERATED-evaluate).
         """
         folders = input_folders(inputs, at_least=2)
         if len(folders) != 2:

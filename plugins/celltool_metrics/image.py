@@ -116,14 +116,28 @@ def ssim(
     # OpenCV splits the filtering over threads (float32 is not, at the 1e-5 level)
     a = a.astype(np.float64) * (1.0 / float(data_range))
     b = b.astype(np.float64) * (1.0 / float(data_range))
-    ux, uy = smooth(a), smooth(b)
-    vx = cov_norm * (smooth(a * a) - ux * ux)
-    vy = cov_norm * (smooth(b * b) - uy * uy)
-    vxy = cov_norm * (smooth(a * b) - ux * uy)
-    c1, c2 = k1**2, k2**2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
     pad = (size - 1) // 2
-    return float(s[pad:-pad, pad:-pad].mean(dtype=np.float64))
+    inner = (slice(pad, -pad), slice(pad, -pad))  # the border skimage leaves out of the mean
+    ux, uy = smooth(a)[inner], smooth(b)[inner]
+    sxx, syy, sxy = smooth(a * a)[inner], smooth(b * b)[inner], smooth(a * b)[inner]
+    c1, c2 = k1**2, k2**2
+    # in place on the cropped views: vx = cov_norm·(E[a²] − ux²), ..., fewer temporaries
+    ux2, uy2, uxy = ux * ux, uy * uy, ux * uy
+    for moment, square in ((sxx, ux2), (syy, uy2), (sxy, uxy)):
+        np.subtract(moment, square, out=moment)
+        moment *= cov_norm
+    uxy *= 2
+    uxy += c1  # 2·ux·uy + C1
+    sxy *= 2
+    sxy += c2  # 2·vxy + C2
+    uxy *= sxy  # numerator
+    ux2 += uy2
+    ux2 += c1  # ux² + uy² + C1
+    sxx += syy
+    sxx += c2  # vx + vy + C2
+    ux2 *= sxx  # denominator
+    uxy /= ux2
+    return float(uxy.mean(dtype=np.float64))
 
 
 def pearson(real: np.ndarray, gen: np.ndarray, *, data_range: float | None = None) -> float:
