@@ -304,3 +304,24 @@ def test_tra_with_track_files(sim, tmp_path):
     assert res.returncode == 0, res.stderr
     ctc = json.loads((tmp_path / "o" / "summary.json").read_text())["ctc"]
     assert ctc["SEG"] == 1.0 and ctc["DET"] == 1.0 and ctc["TRA"] == 1.0
+
+
+def test_help_and_image_metrics_do_not_import_torch(sim, tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from celltool.cli import run\n"
+        "for argv in (['evaluate', '--help'], ['lpips-weights', '--help']):\n"
+        "    try:\n"
+        "        run(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"assert run(['evaluate', {str(sim)!r}, {str(sim)!r}, '-o', {str(tmp_path / 'o')!r},"
+        " '--executor', 'serial']) == 0\n"
+        "print('HEAVY', [m for m in ('torch', 'torchvision', 'lpips') if m in sys.modules])\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "HEAVY []" in res.stdout
