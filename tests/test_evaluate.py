@@ -325,3 +325,17 @@ def test_help_and_image_metrics_do_not_import_torch(sim, tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "HEAVY []" in res.stdout
+
+
+def test_a_metric_that_cannot_take_the_input_names_the_file(tmp_path):
+    for name in ("r", "g"):
+        (tmp_path / name).mkdir()
+        write_image(tmp_path / name / "t.png", np.zeros((5, 5), np.uint8))
+    res = cli("evaluate", str(tmp_path / "r"), str(tmp_path / "g"), "-m", "ssim", "-j", "1")
+    assert res.returncode == 1
+    assert (
+        res.stderr.strip()
+        .splitlines()[-1]
+        .endswith("t.png: ssim: SSIM needs images of at least 11×11, not (5, 5)")
+    )
+    assert not (tmp_path / "g-evaluate").exists()

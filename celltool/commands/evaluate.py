@@ -243,26 +243,36 @@ def evaluate_pair(
         )
     row: dict[str, Any] = {"real": real_path.name, "generated": gen_path.name}
     for c in metrics:
-        kind = c.info.get("kind")
-        func = c.load()
-        kw = call_params(c, params)
-        if kind == "segmentation":
-            value = func(real, gen, **kw)
-        elif kind == "volume":
-            if c.info.get("needs_masks"):
-                if masks is None:
-                    raise UsageError(
-                        f"{c.name} needs label masks: give --real-labels/--generated-labels"
-                    )
-                kw["real_mask"] = read_image(masks[0] / real_path.name) > 0
-                kw["gen_mask"] = read_image(masks[1] / gen_path.name) > 0
-            value = func(real, gen, data_range=data_range, **kw)
-        else:
-            value = func(real, gen, data_range=data_range, **kw)
+        try:
+            value = _compute(c, real, gen, params, data_range, masks, pair)
+        except ValueError as exc:  # a metric that cannot take these inputs
+            raise CelltoolError(f"{c.name}: {exc}", gen_path) from None
         row.update(_scalars(c.name, value))
     if any(c.info.get("kind") == "segmentation" for c in metrics):
         row["_ctc"] = frame_counts(vertex_ops(real, gen))
     return row
+
+
+def _compute(
+    c: Component,
+    real: np.ndarray,
+    gen: np.ndarray,
+    params: dict[str, Any],
+    data_range: float | None,
+    masks: tuple[Path, Path] | None,
+    pair: tuple[Path, Path],
+) -> Any:
+    kind = c.info.get("kind")
+    func = c.load()
+    kw = call_params(c, params)
+    if kind == "segmentation":
+        return func(real, gen, **kw)
+    if c.info.get("needs_masks"):
+        if masks is None:
+            raise UsageError(f"{c.name} needs label masks: give --real-labels/--generated-labels")
+        kw["real_mask"] = read_image(masks[0] / pair[0].name) > 0
+        kw["gen_mask"] = read_image(masks[1] / pair[1].name) > 0
+    return func(real, gen, data_range=data_range, **kw)
 
 
 def summarise(rows: list[dict[str, Any]], columns: list[str]) -> dict[str, dict[str, float]]:
@@ -397,16 +407,22 @@ def evaluate_folders(
         dr, rng_text = resolve_data_range(data_range, real_dir, gen_dir, sample)
         info(f"data range {dr:g} ({rng_text})")
     masks = None
-    if any(c.info.get("needs_masks") for c in chosen):
+    need_masks = [c.name for c in chosen if c.info.get("needs_masks")]
+    if need_masks:
         rl = real_labels or (label_folder(real_in, target) if real_kind == "simulation" else None)
         gl = generated_labels or (
             label_folder(gen_in, target) if gen_kind == "simulation" else None
         )
-        if rl is None or gl is None:
+        if rl is not None and gl is not None:
+            masks = (Path(rl), Path(gl))
+        elif "all" in metrics.split(","):
+            warn(f"skipping {', '.join(need_masks)}: give --real-labels and --generated-labels")
+            chosen = [c for c in chosen if not c.info.get("needs_masks")]
+        else:
             raise UsageError(
-                "wasserstein_depth needs label masks: give --real-labels and --generated-labels"
+                f"{', '.join(need_masks)} needs label masks: give --real-labels and "
+                "--generated-labels"
             )
-        masks = (Path(rl), Path(gl))
     pair_metrics = tuple(c for c in chosen if c.info.get("kind") != "sequence")
     seq_metrics = [c for c in chosen if c.info.get("kind") == "sequence"]
     higher = {c.name: bool(c.info.get("higher_is_better")) for c in chosen}
