@@ -109,10 +109,14 @@ def label_folder(folder: Path, target: str) -> Path:
 
 
 def recorded_bit_depth(folder: Path) -> int | None:
-    for candidate in (folder, folder.parent):
-        manifest = read_manifest(candidate) if candidate.is_dir() else None
-        if manifest and manifest.get("facts", {}).get("bit_depth"):
-            return int(manifest["facts"]["bit_depth"])
+    """``facts.bit_depth`` of the folder's manifest, or of the container it is a part of."""
+    manifest = read_manifest(folder)
+    if manifest and manifest.get("facts", {}).get("bit_depth"):
+        return int(manifest["facts"]["bit_depth"])
+    parent = read_manifest(folder.parent) if folder.parent != folder else None
+    facts = (parent or {}).get("facts", {})
+    if facts.get("bit_depth") and folder.name in set(facts.get("parts", {}).values()):
+        return int(facts["bit_depth"])
     return None
 
 
