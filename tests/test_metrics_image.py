@@ -177,3 +177,25 @@ def test_mse_mae_and_threshold_equal_the_float_formulas_for_every_dtype(dtype):
     x = a.astype(float)
     expected = (x - x.min()) * (255.0 / (x.max() - x.min())) > 128
     assert np.array_equal(M.threshold_mask(a), expected)
+
+
+def test_ssim_is_close_to_skimage_on_bright_flat_16_bit_data_and_thread_independent():
+    import cv2
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(9)
+    a = (60000 + rng.normal(0, 3, (80, 90))).astype(np.uint16)  # bright, nearly flat
+    b = (60000 + rng.normal(0, 3, (80, 90))).astype(np.uint16)
+    ref = structural_similarity(
+        a, b, data_range=65535, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
+    assert M.ssim(a, b, data_range=65535) == pytest.approx(ref, abs=1e-6)
+    threads = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(1)
+        one = M.ssim(a, b, data_range=65535)
+        cv2.setNumThreads(4)
+        four = M.ssim(a, b, data_range=65535)
+    finally:
+        cv2.setNumThreads(threads)
+    assert one == four

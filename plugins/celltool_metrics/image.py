@@ -43,7 +43,7 @@ def _norm(real: np.ndarray, gen: np.ndarray, kind: str) -> float:
         b = np.ascontiguousarray(gen).reshape(1, -1)
         return float(cv2.norm(a, b, flag))
     d = np.subtract(real, gen, dtype=np.float64).ravel()
-    return float(np.abs(d).sum()) if kind == "l1" else float(np.dot(d, d))
+    return float(np.abs(d).sum()) if kind == "l1" else float(np.sum(d * d))
 
 
 def mse(real: np.ndarray, gen: np.ndarray, *, data_range: float | None = None) -> float:
@@ -112,20 +112,26 @@ def ssim(
         raise ValueError(f"unknown SSIM window {ssim_window!r} (gaussian or uniform7)")
     if min(a.shape) < size:
         raise ValueError(f"SSIM needs images of at least {size}×{size}, not {a.shape}")
-    # float64 on [0, 1]-scaled values: equal to skimage to ~1e-12 and independent of how
-    # OpenCV splits the filtering over threads (float32 is not, at the 1e-5 level)
-    a = a.astype(np.float64) * (1.0 / float(data_range))
-    b = b.astype(np.float64) * (1.0 / float(data_range))
+    # float32 on [0, 1]-scaled values (twice as fast as float64). The second moments come from
+    # mean-centred copies, so E[x²] − E[x]² does not cancel catastrophically: equal to
+    # skimage's float64 result to ~1e-6 for 8- to 16-bit data.
+    scale = np.float32(1.0 / float(data_range))
+    a = a.astype(np.float32) * scale
+    b = b.astype(np.float32) * scale
     pad = (size - 1) // 2
     inner = (slice(pad, -pad), slice(pad, -pad))  # the border skimage leaves out of the mean
     ux, uy = smooth(a)[inner], smooth(b)[inner]
+    ma, mb = np.float32(a.mean(dtype=np.float64)), np.float32(b.mean(dtype=np.float64))
+    a -= ma
+    b -= mb
     sxx, syy, sxy = smooth(a * a)[inner], smooth(b * b)[inner], smooth(a * b)[inner]
+    uxc, uyc = ux - ma, uy - mb
     c1, c2 = k1**2, k2**2
-    # in place on the cropped views: vx = cov_norm·(E[a²] − ux²), ..., fewer temporaries
-    ux2, uy2, uxy = ux * ux, uy * uy, ux * uy
-    for moment, square in ((sxx, ux2), (syy, uy2), (sxy, uxy)):
+    # in place on the cropped views: vx = cov_norm·(E[a'²] − E[a']²), ..., fewer temporaries
+    for moment, square in ((sxx, uxc * uxc), (syy, uyc * uyc), (sxy, uxc * uyc)):
         np.subtract(moment, square, out=moment)
         moment *= cov_norm
+    ux2, uy2, uxy = ux * ux, uy * uy, ux * uy
     uxy *= 2
     uxy += c1  # 2·ux·uy + C1
     sxy *= 2
@@ -147,8 +153,9 @@ def pearson(real: np.ndarray, gen: np.ndarray, *, data_range: float | None = Non
     b = b.ravel().astype(np.float64)
     a -= a.mean()
     b -= b.mean()
-    denom = np.sqrt(np.dot(a, a) * np.dot(b, b))
-    return float(np.dot(a, b) / denom) if denom > 0 else float("nan")
+    # elementwise products, not np.dot: BLAS threads would compete with the worker processes
+    denom = np.sqrt(np.sum(a * a) * np.sum(b * b))
+    return float(np.sum(a * b) / denom) if denom > 0 else float("nan")
 
 
 def histogram(image: np.ndarray, data_range: float) -> np.ndarray:
