@@ -236,14 +236,8 @@ def evaluate_pair(
     masks: tuple[Path, Path] | None,
 ) -> dict[str, Any]:
     """Read one (real, generated) pair and compute every metric; a row of pairs.csv."""
-    import multiprocessing
-
     from celltool_metrics.segmentation import frame_counts, vertex_ops
 
-    if multiprocessing.parent_process() is not None:  # a worker: one OpenCV thread each
-        import cv2
-
-        cv2.setNumThreads(1)
     real_path, gen_path = pair
     real, gen = read_image(real_path), read_image(gen_path)
     if real.shape != gen.shape:
