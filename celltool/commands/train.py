@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -88,7 +89,9 @@ def _command(component: Component):
         from celltool.commands.train_run import run_train
 
         options = {k[5:]: v for k, v in given.items() if v is not None}
-        emit([run_train(component, data, output, config, resume, overwrite, options)])
+        run = run_train(component, data, output, config, resume, overwrite, options)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints
+            emit([run])
 
     params = [
         p

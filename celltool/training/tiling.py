@@ -4,7 +4,8 @@ weighted blending (no seams).
 An image that fits in one tile is reflect-padded to a multiple of the network's size factor
 (2^downsamplings) and processed in one pass. A larger image is covered by tiles of ``tile`` px
 (a multiple of the factor) placed every ``tile - overlap`` px, the last one flush with the
-border; each tile's output is weighted by a window that is 1 in the middle and falls smoothly
+border (origins are multiples of the factor, so tiles see the down-sampling grid of a full
+pass); each tile's output is weighted by a window that is 1 in the middle and falls smoothly
 (raised cosine, or Gaussian) towards the tile edges, and the weighted sum is divided by the
 summed weights. Tiles are run in batches.
 """
@@ -78,9 +79,11 @@ def tiled_apply(
         return fn(padded[None])[0, :, :height, :width]
     if not 0 <= overlap < tile:
         raise ValueError(f"overlap {overlap} must lie in [0, tile {tile})")
-    padded = pad_to(image, max(height, tile), max(width, tile))
+    # pad to the factor so that every tile origin is a multiple of it (the same down-sampling
+    # grid as a full pass)
+    padded = pad_to(image, max(round_up(height, factor), tile), max(round_up(width, factor), tile))
     ph, pw = padded.shape[-2:]
-    stride = tile - overlap
+    stride = max(factor, (tile - overlap) // factor * factor)
     boxes = [(y, x) for y in starts(ph, tile, stride) for x in starts(pw, tile, stride)]
     w1 = torch.as_tensor(window(tile, overlap, blend), dtype=torch.float32)
     weight = (w1[:, None] * w1[None, :]).to(image.device)
