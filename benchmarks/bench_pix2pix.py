@@ -7,7 +7,8 @@ Variants (each measured, each checked against fp32 for output quality):
   bf16                  bf16 autocast
   bf16+cl               bf16 autocast + channels-last (+ inference_mode at inference)
   bf16+cl+fused         ... + fused Adam (training only)
-  bf16+cl+compile       ... + torch.compile of G (skipped with --no-compile)
+  cl+compile            fp32 channels-last + torch.compile of G (skipped with --no-compile)
+  bf16+cl+compile       bf16 + channels-last + torch.compile of G
 
 Quality: inference variants report the PSNR of their output against the fp32 output (same
 weights, same input; images in [-1, 1] → range 2); training variants run the same steps from the
@@ -51,7 +52,7 @@ def make_trainer(variant: str, device: str):
     ctx = Context(
         device=torch.device(device),
         precision="bf16" if bf16 else "fp32",
-        channels_last="cl" in variant or variant == "channels_last",
+        channels_last="cl" in variant.split("+") or variant == "channels_last",
     )
     torch.manual_seed(0)
     return Pix2Pix(config, DataInfo(1, 1, 8, (256, 256)), ctx)
@@ -144,12 +145,15 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--variants", default="", help="Comma list (fp32 is always run).")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/pix2pix.json")
     args = parser.parse_args()
     iters, repeats, warmup = (2, 1, 1) if args.quick else (args.iters, args.repeats, 2)
     variants = ["fp32", "channels_last", "bf16", "bf16+cl", "bf16+cl+fused"]
     if not (args.quick or args.no_compile):
-        variants.append("bf16+cl+compile")
+        variants += ["cl+compile", "bf16+cl+compile"]
+    if args.variants:
+        variants = ["fp32"] + [v for v in args.variants.split(",") if v != "fp32"]
     count = flops()
     result = {
         "device": args.device,
