@@ -96,7 +96,8 @@ def train_and_generate(pairs: Path, work: Path, direction: str, args) -> tuple[P
         },
     )
     t0 = time.time()
-    train(component, pairs, run, config, overwrite=True)
+    if not (args.skip_train and (run / "checkpoints" / "latest.pt").exists()):
+        train(component, pairs, run, config, overwrite=True)
     seconds = time.time() - t0
     opts = resolve_generate_options("pix2pix", {})
     opts.update(steps=0, between=None)
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--ndf", type=int, default=32)
     parser.add_argument("--netG", default="unet_256")
     parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--skip-train", action="store_true", help="Reuse the runs in --work.")
     parser.add_argument(
         "--out", type=Path, default=REPO / "benchmarks/results/pix2pix_quality.json"
     )

@@ -120,3 +120,19 @@ def test_augment_shares_crop_and_keeps_masks_binary():
     assert set(np.unique(out[1])) <= {-1.0, 1.0}
     values = np.array([0, 1, 2047, 4095], np.uint16)
     assert np.array_equal(from_unit(to_unit(values, 12), 12), values)
+
+
+def test_tiles_overlap_even_when_the_factor_equals_the_tile():
+    """unet_256 (factor 256) with 256 px tiles on 512² frames: tiles must still overlap."""
+    from celltool.training.tiling import tiled_apply
+
+    origins = []
+
+    def fn(x):
+        origins.append(x.shape[0])
+        return x
+
+    image = torch.rand(1, 512, 512)
+    out = tiled_apply(fn, image, tile=256, overlap=64, factor=256, batch_size=1)
+    assert len(origins) == 9  # origins 0, 128, 256 in each direction: 128 px overlaps
+    assert torch.allclose(out, image, atol=1e-6)
