@@ -107,6 +107,24 @@ def train_and_generate(pairs: Path, work: Path, direction: str, args) -> tuple[P
     return gen, seconds
 
 
+def baselines(data: Path) -> dict:
+    """Reference points without a model: the mean training frame as the 'generated' image
+    (SSIM), and an Otsu threshold of the real image as the 'generated' mask (Dice)."""
+    from skimage.filters import threshold_otsu
+
+    from celltool.imageio import read_image
+
+    mean = np.mean([read_image(data / "images" / f"{i:03d}.png") for i in range(160)], axis=0)
+    mean = np.rint(mean).astype(np.uint8)
+    s, d = [], []
+    for i in range(160, 200):
+        real = read_image(data / "images" / f"{i:03d}.png")
+        mask = ((read_image(data / "masks" / f"{i:03d}.png") > 127) * 255).astype(np.uint8)
+        s.append(ssim(mean, real))
+        d.append(dice(((real > threshold_otsu(real)) * 255).astype(np.uint8), mask))
+    return {"mean_frame_ssim": float(np.mean(s)), "otsu_dice": float(np.mean(d))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -125,8 +143,13 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=REPO / "benchmarks/results/pix2pix_quality.json"
     )
+    parser.add_argument("--baselines", action="store_true", help="Only the model-free baselines.")
     args = parser.parse_args()
     from celltool.imageio import read_image
+
+    if args.baselines:
+        print(json.dumps(baselines(args.data)))
+        return
 
     args.work.mkdir(parents=True, exist_ok=True)
     pairs = build_pairs(args.data, args.work / "pairs")
