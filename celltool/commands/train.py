@@ -134,7 +134,7 @@ def demo_stage(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> P
         "ngf": 8 if quick else 16,
         "ndf": 8 if quick else 16,
         "crop_size": 64 if quick else 128,
-        "epochs": 2 if quick else 6,
+        "epochs": 2 if quick else 4,
         "seed": seed,
         "save_every": 0,
     }
