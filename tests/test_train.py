@@ -284,3 +284,16 @@ def test_loader_workers_do_not_change_results(pairs, tmp_path):
            workers=2, cache=True)  # fmt: skip
     a, b = _weights(tmp_path / "w0"), _weights(tmp_path / "w2")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_bf16_autocast_trains_and_generates(pairs, tmp_path):
+    import math
+
+    run = _train(pairs, tmp_path / "bf16", epochs=1, precision="bf16", channels_last=True)
+    records = [json.loads(x) for x in (run / "logs/losses.jsonl").read_text().splitlines()]
+    assert len(records) == 4 and all(
+        math.isfinite(v) for r in records for v in r["losses"].values()
+    )
+    res = incli("generate", run, pairs, "-o", tmp_path / "g", "--precision", "bf16")
+    assert res.returncode == 0, res.stderr
+    assert read_image(tmp_path / "g" / "f005.png").shape == (48, 48)
