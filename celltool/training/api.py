@@ -1,0 +1,218 @@
+"""What a model plugin implements (:class:`Trainer`) and what the framework gives it
+(:class:`Context`).
+
+A trainer component's target is a ``Trainer`` subclass. The framework calls, in this order:
+
+1. ``Trainer.make_dataset(folder, split, config, train)`` → a data set whose items are dicts
+   of tensors (+ ``"name"``), addressed by keys ``(epoch, index)`` with randomness from
+   ``numpy.random.default_rng([seed, epoch, index])`` (see
+   :class:`celltool.training.data.PairsDataset`), and with an ``info`` dict (``in_channels``,
+   ``out_channels``, ``bit_depth``, ``size``, anything else the model needs later);
+2. ``Trainer(config, info, ctx)``: build every network (``self.networks``), optimizer
+   (``self.optimizers``) and per-epoch scheduler (``self.schedulers``) — they are checkpointed,
+   moved to the device and made data-parallel by the framework;
+3. ``train_step(batch)`` per batch → a dict of float losses; ``visuals(batch)`` for the sample
+   grid of each epoch; ``generate(job)`` for ``celltool generate``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from celltool.errors import UsageError
+
+
+@dataclass
+class Context:
+    """The runtime a trainer works in: device, precision, processes. Made by the framework."""
+
+    device: torch.device
+    precision: str = "fp32"
+    rank: int = 0
+    world_size: int = 1
+    seed: int = 0
+    scaler: Any = None  # torch.amp.GradScaler for fp16, else None
+    channels_last: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision for the forward passes (a no-op in fp32)."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def to_device(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        """Move every tensor of a batch to the device (channels-last for 4D when enabled)."""
+        out = {}
+        for key, value in batch.items():
+            if isinstance(value, torch.Tensor):
+                value = value.to(self.device, non_blocking=True)
+                if self.channels_last and value.dim() == 4:
+                    value = value.contiguous(memory_format=torch.channels_last)
+            out[key] = value
+        return out
+
+    def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
+        """Make a freshly built network ready: synced batch norm under torchrun, on the
+        device, channels-last when enabled, rank 0's initial weights on every process.
+        Call it BEFORE building the network's optimizer (Trainer.add_network does)."""
+        if self.distributed:
+            from celltool.training.dist import broadcast_module, sync_batch_norm
+
+            net = sync_batch_norm(net, self.device)
+        net = net.to(self.device)
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        if self.distributed:
+            broadcast_module(net)
+        return net
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """``loss.backward()``, through the fp16 grad scaler when there is one."""
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+        else:
+            loss.backward()
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Average gradients over processes (torchrun), then step (through the scaler)."""
+        if self.distributed:
+            from celltool.training.dist import average_gradients
+
+            average_gradients(optimizer)
+        if self.scaler is not None:
+            self.scaler.step(optimizer)
+        else:
+            optimizer.step()
+
+
+@dataclass
+class DataInfo:
+    """What the framework learned about the training data; stored in the run's config."""
+
+    in_channels: int
+    out_channels: int
+    bit_depth: int
+    size: tuple[int, int]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "bit_depth": self.bit_depth,
+            "size": list(self.size),
+            **self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DataInfo:
+        data = dict(data)
+        return cls(
+            in_channels=int(data.pop("in_channels")),
+            out_channels=int(data.pop("out_channels")),
+            bit_depth=int(data.pop("bit_depth")),
+            size=tuple(data.pop("size")),  # type: ignore[arg-type]
+            extra=data,
+        )
+
+
+@dataclass
+class GenerateJob:
+    """What ``celltool generate`` asks of a trainer.
+
+    ``inputs``: the input folders; ``out``: the (partial) output folder to write into;
+    ``options``: the resolved generate options (``tile``, ``overlap``, ``blend``,
+    ``batch_size``, ``dropout``, ``steps``, ``between`` and the model's own
+    ``info["generate_params"]``).
+    """
+
+    inputs: list[Path]
+    out: Path
+    options: dict[str, Any]
+    ctx: Context
+
+
+class Trainer:
+    """Base class of model plugins. Subclasses set ``networks``/``optimizers``/``schedulers``."""
+
+    #: component defaults for the framework options (epochs, batch_size, lr, ...)
+    defaults: Mapping[str, Any] = {"epochs": 200, "batch_size": 1, "lr": 2e-4}
+
+    def __init__(self, config: Mapping[str, Any], info: DataInfo, ctx: Context) -> None:
+        self.config = dict(config)
+        self.info = info
+        self.ctx = ctx
+        self.networks: dict[str, torch.nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, Any] = {}
+
+    # -- data -------------------------------------------------------------------------------
+    @classmethod
+    def make_dataset(
+        cls, folder: Path, split: str, config: Mapping[str, Any], train: bool
+    ) -> torch.utils.data.Dataset:
+        """The data set of ``split``; ``train=False`` for the sample grid (no augmentation)."""
+        raise NotImplementedError
+
+    # -- training ---------------------------------------------------------------------------
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        """One optimisation step on a batch already on the device; return float losses."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def visuals(self, batch: dict[str, Any]) -> list[torch.Tensor]:
+        """Columns of the sample grid (each B×C×H×W in [-1, 1]): input | generated | target."""
+        raise NotImplementedError
+
+    def end_epoch(self, epoch: int) -> None:
+        """Called after each epoch (after the schedulers stepped); optional."""
+
+    # -- generation -------------------------------------------------------------------------
+    def generate(self, job: GenerateJob) -> dict[str, Any]:
+        """Write outputs into ``job.out``; return manifest facts (``"kind"`` defaults to
+        ``generated``; a sequence model returns ``"sequence"``)."""
+        raise UsageError(f"{type(self).__name__} does not implement generate")
+
+    # -- helpers ----------------------------------------------------------------------------
+    def add_network(self, name: str, net: torch.nn.Module) -> torch.nn.Module:
+        """Prepare a network (device, synced BN, ...) and register it for checkpoints."""
+        net = self.ctx.prepare(net)
+        self.networks[name] = net
+        return net
+
+    def train_mode(self, flag: bool = True) -> None:
+        for net in self.networks.values():
+            net.train(flag)
+
+
+@contextlib.contextmanager
+def frozen(*nets: torch.nn.Module) -> Iterator[None]:
+    """Turn off ``requires_grad`` of networks for a block (e.g. D during G's step)."""
+    params = [p for net in nets for p in net.parameters()]
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags, strict=False):
+            p.requires_grad_(flag)

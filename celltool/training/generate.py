@@ -1,0 +1,79 @@
+"""``celltool generate``: load a trained model from its RUN folder and let it write outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from celltool import plugins
+from celltool.errors import CelltoolError
+from celltool.manifest import make_manifest, require_kind
+from celltool.outputs import OutputFolder
+from celltool.training.api import DataInfo, GenerateJob, Trainer
+from celltool.training.loop import LATEST, load_checkpoint, load_networks, make_context, read_run
+
+
+def load_trainer(
+    run: Path,
+    *,
+    device: str = "auto",
+    precision: str = "fp32",
+    checkpoint: Path | None = None,
+) -> tuple[Trainer, dict[str, Any]]:
+    """The trained model of a run, in eval mode, on ``device``; and the run record."""
+    record = read_run(run)
+    component = plugins.get("trainers", record["model"])
+    config = {**record["config"], "device": device, "precision": precision}
+    ctx = make_context({**config, "deterministic": True})
+    ctx.world_size, ctx.rank = 1, 0  # generation is one process
+    trainer = component.load()(config, DataInfo.from_dict(record["data_info"]), ctx)
+    path = Path(checkpoint) if checkpoint else Path(run) / "checkpoints" / LATEST
+    load_networks(trainer, load_checkpoint(path), path)
+    trainer.train_mode(False)
+    return trainer, record
+
+
+def generate_folder(
+    run: Path,
+    inputs: list[Path],
+    out: Path,
+    *,
+    options: Mapping[str, Any],
+    device: str = "auto",
+    precision: str = "fp32",
+    checkpoint: Path | None = None,
+    overwrite: bool = False,
+    seed: int = 0,
+) -> Path:
+    """Generate with the model of ``run`` from ``inputs`` (folders or files; what they mean is
+    the model's business) into ``out`` (published atomically with its manifest)."""
+    require_kind(run, ["run"])
+    for path in inputs:
+        if not Path(path).exists():
+            raise CelltoolError("does not exist", path)
+    import torch
+
+    torch.manual_seed(seed)
+    trainer, record = load_trainer(run, device=device, precision=precision, checkpoint=checkpoint)
+    component = plugins.get("trainers", record["model"])
+    folder = OutputFolder(out, inputs=[run, *inputs], overwrite=overwrite)
+    with folder as work:
+        job = GenerateJob(inputs=list(inputs), out=work, options=dict(options), ctx=trainer.ctx)
+        facts = dict(trainer.generate(job))
+        kind = facts.pop("kind", "generated")
+        folder.manifest = make_manifest(
+            kind,
+            step="generate",
+            params={
+                **options,
+                "precision": precision,
+                "checkpoint": str(checkpoint or LATEST),
+                "input_files": [str(Path(p).resolve()) for p in inputs if not Path(p).is_dir()],
+            },
+            inputs=[run, *[p for p in inputs if Path(p).is_dir()]],
+            seed=seed,
+            plugin=component,
+            facts=facts,
+        )
+    return out

@@ -1,0 +1,207 @@
+"""pix2pix as a celltool trainer: conditional GAN + λ·L1, PatchGAN, Adam, linear decay."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from celltool.errors import CelltoolError, UsageError
+from celltool.imageio import list_images, read_image, write_image
+from celltool.manifest import read_manifest
+from celltool.training.api import Context, DataInfo, GenerateJob, Trainer, frozen
+from celltool.training.data import (
+    PairsDataset,
+    channels_first,
+    from_unit,
+    pair_files,
+    split_side_by_side,
+    to_unit,
+)
+from celltool.training.tiling import tiled_apply
+from celltool_pix2pix.networks import GANLoss, init_weights, make_discriminator, make_generator
+
+
+def linear_decay(epochs: int, decay_epochs: int):
+    """lr multiplier after ``e`` finished epochs: 1 for the first ``epochs - decay_epochs``,
+    then linearly down so that the last epoch trains at 1/(decay_epochs+1) of the rate."""
+    constant = epochs - decay_epochs
+
+    def factor(e: int) -> float:
+        return 1.0 - max(0, e - constant + 1) / float(decay_epochs + 1)
+
+    return factor
+
+
+class Pix2Pix(Trainer):
+    defaults = {"epochs": 200, "batch_size": 1, "lr": 2e-4}
+
+    def __init__(self, config: Mapping[str, Any], info: DataInfo, ctx: Context) -> None:
+        super().__init__(config, info, ctx)
+        c = self.config
+        gen = make_generator(
+            c["netG"], info.in_channels, info.out_channels, c["ngf"], c["norm"], c["dropout"]
+        )
+        disc = make_discriminator(
+            c["netD"], info.in_channels + info.out_channels, c["ndf"], c["n_layers_D"], c["norm"]
+        )
+        init_weights(gen)
+        init_weights(disc)
+        self.factor = int(getattr(gen, "factor", 1))
+        self.G = self.add_network("G", gen)
+        self.D = self.add_network("D", disc)
+        betas = (c["beta1"], 0.999)
+        fused = {"fused": True} if c.get("fused_adam") else {}
+        self.optimizers["G"] = torch.optim.Adam(
+            self.G.parameters(), lr=c["lr"], betas=betas, **fused
+        )
+        self.optimizers["D"] = torch.optim.Adam(
+            self.D.parameters(), lr=c["lr"], betas=betas, **fused
+        )
+        epochs = int(c["epochs"])
+        decay = int(c["n_epochs_decay"]) if c["n_epochs_decay"] >= 0 else epochs // 2
+        if decay > epochs:
+            raise UsageError(f"--n-epochs-decay {decay} exceeds --epochs {epochs}")
+        lam = linear_decay(epochs, decay)
+        self.schedulers = {
+            k: torch.optim.lr_scheduler.LambdaLR(opt, lam) for k, opt in self.optimizers.items()
+        }
+        self.gan = GANLoss(c["gan_mode"])
+        self.lambda_l1 = float(c["lambda_l1"])
+        self.forward_G = self.G
+        if c.get("compile"):
+            self.forward_G = torch.compile(self.G)
+
+    @classmethod
+    def make_dataset(cls, folder: Path, split: str, config: Mapping[str, Any], train: bool):
+        return PairsDataset(folder, split, config, train=train)
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        ctx, A, B = self.ctx, batch["input"], batch["target"]
+        opt_g, opt_d = self.optimizers["G"], self.optimizers["D"]
+        with ctx.autocast():
+            fake = self.forward_G(A)
+        # discriminator: real pairs (A, B) vs fake pairs (A, G(A))
+        opt_d.zero_grad(set_to_none=True)
+        with ctx.autocast():
+            pred_fake = self.D(torch.cat([A, fake.detach()], 1))
+            pred_real = self.D(torch.cat([A, B], 1))
+        loss_d_fake = self.gan(pred_fake, False)
+        loss_d_real = self.gan(pred_real, True)
+        loss_d = 0.5 * (loss_d_fake + loss_d_real)
+        ctx.backward(loss_d)
+        ctx.step(opt_d)
+        # generator: fool D (D frozen) + λ·L1
+        opt_g.zero_grad(set_to_none=True)
+        with frozen(self.D):
+            with ctx.autocast():
+                pred = self.D(torch.cat([A, fake], 1))
+            loss_g_gan = self.gan(pred, True, for_discriminator=False)
+            loss_l1 = torch.nn.functional.l1_loss(fake.float(), B.float())
+            loss_g = loss_g_gan + self.lambda_l1 * loss_l1
+            ctx.backward(loss_g)
+        ctx.step(opt_g)
+        return {
+            "G_GAN": float(loss_g_gan.detach()),
+            "G_L1": float(loss_l1.detach()),
+            "D_real": float(loss_d_real.detach()),
+            "D_fake": float(loss_d_fake.detach()),
+        }
+
+    @torch.no_grad()
+    def visuals(self, batch: dict[str, Any]) -> list[torch.Tensor]:
+        return [batch["input"], self.G(batch["input"]), batch["target"]]
+
+    # -- generation -------------------------------------------------------------------------
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Model forward for inference (B×C×H×W in [-1, 1], sizes a multiple of the factor)."""
+        x = x.to(self.ctx.device)
+        if self.ctx.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), self.ctx.autocast():
+            return self.forward_G(x).float()
+
+    def translate(self, array: np.ndarray, options: Mapping[str, Any]) -> np.ndarray:
+        """One input image (as stored) → the generated image (output bit depth)."""
+        info = self.info
+        in_depth = int(info.extra.get("in_bit_depth", 8 if array.dtype == np.uint8 else 16))
+        x = torch.from_numpy(to_unit(channels_first(array, info.in_channels), in_depth))
+        if x.shape[0] != info.in_channels:
+            x = x.expand(info.in_channels, -1, -1).contiguous()
+        tile = int(options.get("tile") or self.config["crop_size"])
+        overlap = int(options.get("overlap") or tile // 4)
+        y = tiled_apply(
+            self.predict,
+            x,
+            tile=tile,
+            overlap=overlap,
+            factor=self.factor,
+            blend=str(options.get("blend", "cosine")),
+            batch_size=int(options.get("batch_size", 4)),
+        )
+        y = y.cpu().numpy()
+        out = from_unit(y, info.bit_depth)
+        return out[0] if out.shape[0] == 1 else out.transpose(1, 2, 0)
+
+    def generate(self, job: GenerateJob) -> dict[str, Any]:
+        opts = job.options
+        if opts.get("steps") or opts.get("between"):
+            raise UsageError("pix2pix translates single images; --steps/--between are for "
+                             "sequence models such as 'dual'")  # fmt: skip
+        self.train_mode(False)
+        if opts.get("dropout"):  # the paper's test-time noise: dropout stays on
+            for m in self.G.modules():
+                if isinstance(m, torch.nn.Dropout):
+                    m.train(True)
+        from celltool.console import track
+
+        items = list(self._inputs(job.inputs))
+        for name, read in track(items, len(items), "generate"):
+            write_image(job.out / f"{name}.png", self.translate(read(), opts))
+        return {
+            "bit_depth": self.info.bit_depth,
+            "count": len(items),
+            "direction": self.config["direction"],
+            "dtype": "uint8" if self.info.bit_depth <= 8 else "uint16",
+        }
+
+    def _inputs(self, folders: list[Path]):
+        """(stem, loader) for every input image: image files, image folders, or a pairs
+        folder's test split (the input side, by the run's direction)."""
+        seen: set[str] = set()
+        for folder in folders:
+            manifest = read_manifest(folder) if folder.is_dir() else None
+            if not folder.is_dir():
+                entries = [(folder.stem, _file_loader(folder))]
+            elif manifest and manifest.get("kind") == "pairs":
+                layout, items = pair_files(folder, "test")
+                entries = [(_stem(i), _pair_loader(i, layout, self.config)) for i in items]
+            else:
+                entries = [(p.stem, _file_loader(p)) for p in list_images(folder)]
+            for stem, loader in entries:
+                if stem in seen:
+                    raise CelltoolError(f"two inputs named '{stem}'", folder)
+                seen.add(stem)
+                yield stem, loader
+
+
+def _stem(item: Any) -> str:
+    return Path(item[0] if isinstance(item, tuple) else item).stem
+
+
+def _file_loader(path: Path):
+    return lambda: read_image(path)
+
+
+def _pair_loader(item: Any, layout: str, config: Mapping[str, Any]):
+    def load() -> np.ndarray:
+        if layout == "folders":
+            image, sketch = read_image(item[0]), read_image(item[1])
+        else:
+            image, sketch = split_side_by_side(read_image(item), item)
+        return sketch if config["direction"] == "sketch2image" else image
+
+    return load
