@@ -32,7 +32,14 @@ from celltool.components import Component
 from celltool.console import warn
 from celltool.errors import CelltoolError, UsageError
 from celltool.imageio import is_image_file, list_images, read_image, tiff_axes, write_image
-from celltool.manifest import MANIFEST_NAME, make_manifest, part, read_manifest, write_manifest
+from celltool.manifest import (
+    MANIFEST_NAME,
+    labels_facts,
+    make_manifest,
+    part,
+    read_manifest,
+    write_manifest,
+)
 from celltool.outputs import OutputFolder, Shard, default_output
 from celltool.pipes import emit, input_folders
 
@@ -210,12 +217,8 @@ def segment_folder(
         written = tuple(t for t in targets if records and t in records[0]) or ("cells",)
         common = dict(step=STEP, params={"method": method, **options, **params}, plugin=component)
         for target in written:
-            facts = {
-                "target": target,
-                "instances": "uint16 ids 1..N, 0 = background",
-                "images": str(images),
-                "counts": {p.stem: r[target] for p, r in zip(items, records, strict=True)},
-            }
+            counts = {p.stem: r[target] for p, r in zip(items, records, strict=True)}
+            facts = labels_facts(target, counts, images=str(images))
             record = make_manifest("labels", inputs=[images], facts=facts, **common)
             write_manifest(work / target, record)
         parts = {t: t for t in written} | {"images": str(images)}

@@ -25,7 +25,7 @@ from celltool.cliutil import (
 from celltool.components import Component
 from celltool.errors import CelltoolError, UsageError
 from celltool.imageio import bit_depth_of, write_image, write_labels
-from celltool.manifest import make_manifest, write_manifest
+from celltool.manifest import labels_facts, make_manifest, write_manifest
 from celltool.outputs import OutputFolder, Shard
 from celltool.pipes import emit
 
@@ -104,11 +104,7 @@ def simulate_folder(
                 facts = {"bit_depth": bit_depth, "dtype": records[0]["dtype"], "axes": "YX"}
                 write_manifest(work / part, make_manifest("images", facts=facts, **common))
             else:
-                facts = {
-                    "target": part,
-                    "instances": "uint16 ids 1..N, 0 = background",
-                    "counts": [r[f"n_{part}"] for r in records],
-                }
+                facts = labels_facts(part, [r[f"n_{part}"] for r in records])
                 write_manifest(work / part, make_manifest("labels", facts=facts, **common))
         folder.manifest = make_manifest(
             "simulation", facts={"parts": {p: p for p in parts}, "bit_depth": bit_depth}, **common
