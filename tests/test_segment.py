@@ -239,3 +239,16 @@ def test_manifest_records_parameters(sim, tmp_path):
     params = json.loads((out / "celltool.json").read_text())["params"]
     assert params["threshold"] == "otsu" and params["clear_border"] is True
     assert params["method"] == "watershed"
+
+
+def test_3d_stack_gives_3d_tiff_labels(tmp_path):
+    zz, yy, xx = np.mgrid[0:12, 0:64, 0:64]
+    stack = np.full((12, 64, 64), 10, np.uint16)
+    for cy, cx in ((20, 20), (44, 44)):
+        stack[(zz - 6) ** 2 + (yy - cy) ** 2 + (xx - cx) ** 2 < 81] = 900
+    (tmp_path / "st").mkdir()
+    write_image(tmp_path / "st" / "s.tif", stack, axes="ZYX")
+    out = segment(str(tmp_path / "st"), "--min-size", "50")
+    cells = read_image(out / "cells" / "s.tif")
+    assert cells.shape == (12, 64, 64) and cells.dtype == np.uint16
+    assert match_instances(ndimage.label(stack > 100)[0], cells).f1 == 1.0

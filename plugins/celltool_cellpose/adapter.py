@@ -74,13 +74,13 @@ def looks_like_path(model: str) -> bool:
 
 def resolve_model(model: str, major: int, download: bool) -> tuple[str, str]:
     """``("name", NAME)`` or ``("file", PATH)``; errors for missing files and models."""
-    from cellpose import models
-
     if looks_like_path(model) or Path(model).is_file():
         path = Path(model).expanduser()
         if not path.is_file():
             raise CelltoolError("cellpose model file does not exist", path)
         return "file", str(path)
+    from cellpose import models
+
     known = list(getattr(models, "MODEL_NAMES", [])) or ["cpsam"]
     if major >= 4 and model != "cpsam" and model not in known:
         raise UsageError(
