@@ -252,3 +252,18 @@ def test_3d_stack_gives_3d_tiff_labels(tmp_path):
     cells = read_image(out / "cells" / "s.tif")
     assert cells.shape == (12, 64, 64) and cells.dtype == np.uint16
     assert match_instances(ndimage.label(stack > 100)[0], cells).f1 == 1.0
+
+
+def test_segment_help_lists_plugin_options_without_importing_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom celltool.cli import run\n"
+        "try:\n    run(['segment', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', [m for m in ('torch', 'cellpose', 'skimage') if m in sys.modules])\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "HEAVY []" in res.stdout, res.stdout[-500:]
+    for option in ("--clear-border", "--nuclei-channel", "--min-distance", "--preset"):
+        assert option in res.stdout
