@@ -16,7 +16,7 @@ from celltool.manifest import read_manifest
 
 if importlib.util.find_spec("cellpose") is None:  # not imported here: it imports torch
     pytest.skip("cellpose not installed (extra: cellpose)", allow_module_level=True)
-EPOCHS = 60  # a few seconds each on 2 cores
+EPOCHS = 50  # about a second each on 2 free cores
 
 
 def test_preset_fills_only_options_left_at_defaults():
@@ -64,7 +64,7 @@ def tiny_model(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("cellpose")
     sim = simulate_folder(
         root / "sim",
-        n=8,
+        n=6,
         size=(96, 96),
         seed=5,
         spec=ExecutorSpec("serial"),
@@ -101,6 +101,7 @@ def test_tiny_trained_model_segments_through_the_cli(tiny_model, tmp_path):
     res = cli("segment", str(sim), "-o", str(out), "-m", "cellpose", "--model", str(model),
               "--diameter", "30", "--workers", "1")  # fmt: skip
     assert res.returncode == 0, res.stderr
+    assert res.stdout == f"{out}\n"  # cellpose's own messages stay off stdout
     manifest = read_manifest(out)
     assert manifest["plugin"]["name"] == "cellpose" and manifest["params"]["model"] == str(model)
     assert set(manifest["facts"]["parts"]) == {"cells", "images"}  # no nuclei model given
@@ -109,4 +110,5 @@ def test_tiny_trained_model_segments_through_the_cli(tiny_model, tmp_path):
         pred = read_image(out / "cells" / f.name)
         assert pred.dtype == np.uint16 and pred.shape == (96, 96)
         f1.append(match_instances(read_image(sim / "cells" / f.name), pred).f1)
-    assert np.mean(f1) >= 0.5, f1  # a network trained for seconds, on its training images
+    print(f"tiny cellpose model: mean F1 {np.mean(f1):.3f}")
+    assert np.mean(f1) >= 0.5, f1  # a network trained for a minute, on its training images
