@@ -16,7 +16,7 @@ from celltool.manifest import read_manifest
 
 if importlib.util.find_spec("cellpose") is None:  # not imported here: it imports torch
     pytest.skip("cellpose not installed (extra: cellpose)", allow_module_level=True)
-EPOCHS = 50  # about a second each on 2 free cores
+EPOCHS = 60
 
 
 def test_preset_fills_only_options_left_at_defaults():
@@ -64,7 +64,7 @@ def tiny_model(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("cellpose")
     sim = simulate_folder(
         root / "sim",
-        n=6,
+        n=8,
         size=(96, 96),
         seed=5,
         spec=ExecutorSpec("serial"),
