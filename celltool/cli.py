@@ -18,6 +18,7 @@ from celltool.errors import CelltoolError
 # Step modules under celltool.commands; each has add(app). Order is the order in --help.
 COMMANDS = (
     "simulate",
+    "segment",
     "sketch",
     "split",
     "train",

@@ -133,3 +133,24 @@ def iou_matrix(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray
             gt_area[g] + pred_area[p] - inter
         )
     return gt_ids, pred_ids, out
+
+
+def filter_instances(
+    labels: np.ndarray, *, min_size: int = 0, max_size: int = 0, clear_border: bool = False
+) -> np.ndarray:
+    """Drop instances smaller than ``min_size`` or larger than ``max_size`` px (0 = no limit)
+    and, with ``clear_border``, those touching the image edge; then renumber 1..N."""
+    labels = np.asarray(labels)
+    if labels.size == 0 or labels.max() == 0:
+        return relabel_sequential(labels)
+    sizes = np.bincount(labels.ravel())
+    drop = np.zeros(len(sizes), bool)
+    if min_size > 0:
+        drop |= sizes < min_size
+    if max_size > 0:
+        drop |= sizes > max_size
+    if clear_border:
+        edges = [np.take(labels, i, axis=ax).ravel() for ax in range(labels.ndim) for i in (0, -1)]
+        drop[np.unique(np.concatenate(edges))] = True
+    drop[0] = False
+    return relabel_sequential(np.where(drop[labels], 0, labels))

@@ -159,6 +159,15 @@ def _plugin_record(component: Any) -> dict[str, Any]:
     }
 
 
+def labels_facts(target: str, counts: Any = None, **extra: Any) -> dict[str, Any]:
+    """``facts`` of a ``labels`` folder: its target (cells, nuclei, ...) and, when known, the
+    number of objects per image."""
+    facts: dict[str, Any] = {"target": target, "instances": "uint16 ids 1..N, 0 = background"}
+    if counts is not None:
+        facts["counts"] = counts
+    return facts | extra
+
+
 def write_manifest(folder: str | Path, record: Mapping[str, Any]) -> Path:
     path = Path(folder) / MANIFEST_NAME
     atomic_write_bytes(path, dumps(record).encode())

@@ -25,7 +25,7 @@ from celltool.cliutil import (
 from celltool.components import Component
 from celltool.errors import CelltoolError, UsageError
 from celltool.imageio import bit_depth_of, write_image, write_labels
-from celltool.manifest import make_manifest
+from celltool.manifest import labels_facts, make_manifest
 from celltool.outputs import OutputFolder, Shard
 from celltool.pipes import emit
 
@@ -112,11 +112,7 @@ def simulate_folder(
                 facts = {"bit_depth": bit_depth, "dtype": dtype, "axes": "YX", "n_images": n}
                 record = make_manifest("images", facts=facts, **common)
             else:
-                facts = {
-                    "target": part,
-                    "instances": "uint16 ids 1..N, 0 = background",
-                    "n_images": n,
-                }
+                facts = labels_facts(part, n_images=n)
                 record = make_manifest("labels", facts=facts, **common)
             folder.part_manifests[part] = record
         folder.manifest = make_manifest(
