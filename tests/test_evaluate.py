@@ -228,18 +228,6 @@ def test_real_shell_pipe(tmp_path):
     assert len(read_rows(out / "pairs.csv")) == 2
 
 
-def test_demo_stage_with_and_without_a_segmentation(sim, tmp_path):
-    from celltool.commands.evaluate import demo_stage
-
-    out = demo_stage(tmp_path / "d1", 0, True, {"simulate": sim})
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["n_pairs"] == 5 and "psnr" in summary["metrics"]
-    seg = perturbed_labels(sim / "cells", tmp_path / "seg")
-    out = demo_stage(tmp_path / "d2", 0, True, {"simulate": sim, "segment": seg})
-    summary = json.loads((out / "summary.json").read_text())
-    assert 0 < summary["ctc"]["SEG"] < 1
-
-
 def test_volume_metrics_of_stacks(tmp_path):
     import tifffile
 

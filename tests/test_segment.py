@@ -152,15 +152,6 @@ def test_shell_pipe_simulate_segment(tmp_path):
     assert len(list_images(tmp_path / "s-segment" / "cells")) == 2
 
 
-def test_demo_runs_segment_stage(tmp_path):
-    from celltool.commands.demo import run_demo
-
-    out = run_demo(tmp_path / "demo", quick=True)
-    parts = read_manifest(out)["facts"]["parts"]
-    assert parts["segment"] == "segment"
-    assert read_manifest(out / "segment")["kind"] == "segmentation"
-
-
 # --- bad inputs ------------------------------------------------------------------------------
 
 

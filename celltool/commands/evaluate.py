@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -654,34 +653,28 @@ def add(app: typer.Typer) -> None:
 
 
 def demo_stage(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> Path:
-    """Evaluate what the demo made: a segmentation against the simulated ground truth when
-    there is one, else image metrics between two halves of the simulated images."""
+    """Evaluate what the demo made: its segmentation against the simulated ground truth
+    (``evaluate-segment``), and its generated images against the real held-out images of the
+    split (``evaluate``, returned)."""
     from celltool.executor import ExecutorSpec
     from celltool.imageio import write_image
 
     spec = ExecutorSpec("serial")
-    sim = results.get("simulate")
-    if sim is None:
-        raise CelltoolError("the demo's evaluate stage needs the simulate stage", out)
-    seg = results.get("segment")
-    if seg is not None:
-        return evaluate_folders(
-            sim, seg, out / "evaluate", metrics="segmentation", spec=spec, table=False
-        )
-    # No segmentation stage yet: compare each simulated image with the next one (a baseline
-    # of how different two independent images are), as an images-vs-images evaluation.
-    images = list_images(part(sim, "images"))
-    half = out / "evaluate-inputs"
-    for name, chosen in (("a", images[:-1]), ("b", images[1:])):
-        (half / name).mkdir(parents=True, exist_ok=True)
-        for i, path in enumerate(chosen):
-            write_image(half / name / f"{i:04d}.png", read_image(path))
-    bit_depth = json.loads((Path(sim) / "celltool.json").read_text())["facts"].get("bit_depth", 8)
-    return evaluate_folders(
-        half / "a",
-        half / "b",
-        out / "evaluate",
+    evaluate_folders(
+        results["simulate"],
+        results["segment"],
+        out / "evaluate-segment",
+        metrics="segmentation",
         spec=spec,
-        data_range=float(2**bit_depth - 1),
         table=False,
+    )
+    # The held-out real images are the left halves of the test split's [image | sketch] files,
+    # named like the generated images.
+    real = out / "evaluate-inputs" / "real"
+    real.mkdir(parents=True, exist_ok=True)
+    for generated in list_images(results["generate"]):
+        pair = read_image(Path(results["split"]) / "test" / generated.name)
+        write_image(real / generated.name, pair[:, : pair.shape[1] // 2])
+    return evaluate_folders(
+        real, results["generate"], out / "evaluate", spec=spec, data_range=255.0, table=False
     )
