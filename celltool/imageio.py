@@ -198,3 +198,33 @@ def iter_images(folder: str | Path) -> Iterator[tuple[Path, np.ndarray]]:
     """Stream ``(path, array)`` pairs in natural order; only one image in memory at a time."""
     for path in list_images(folder):
         yield path, read_image(path)
+
+
+def list_image_tree(folder: str | Path) -> list[Path]:
+    """Image files of ``folder`` relative to it, in natural order: the images directly in it,
+    or, when it holds none, those of its sub-folders (one level, e.g. one per sequence)."""
+    folder = Path(folder)
+    files = list_images(folder, allow_empty=True)
+    if not files:
+        subs = sorted((p for p in folder.iterdir() if p.is_dir()), key=natural_key)
+        files = [f for sub in subs for f in list_images(sub, allow_empty=True)]
+    if not files:
+        list_images(folder)  # raises "holds no images"
+    return [f.relative_to(folder) for f in files]
+
+
+def matching_files(folder: str | Path, names: list[Path]) -> list[Path]:
+    """For every relative image path in ``names``, the file of ``folder`` with the same
+    sub-folder and stem (any image extension): parts of one item share their stem."""
+    folder = Path(folder)
+    index: dict[tuple[Path, str], Path] = {}
+    for parent in {n.parent for n in names}:
+        for path in list_images(folder / parent, allow_empty=True):
+            index.setdefault((parent, path.stem), path)
+    out = []
+    for name in names:
+        found = index.get((name.parent, name.stem))
+        if found is None:
+            raise CelltoolError(f"has no file for image '{name}' (parts share file stems)", folder)
+        out.append(found)
+    return out
