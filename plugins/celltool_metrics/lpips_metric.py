@@ -141,10 +141,10 @@ def find_weights(net: str, weights: str | Path | None = None) -> Path:
 @lru_cache(maxsize=4)
 def load_model(net: str = "alex", weights: str | None = None):
     """An ``lpips.LPIPS`` model (v0.1) with backbone weights from :func:`find_weights`."""
+    path = find_weights(net, weights)  # before the heavy imports: a missing file fails fast
     import lpips
     import torch
 
-    path = find_weights(net, weights)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:

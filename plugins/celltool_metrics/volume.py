@@ -5,21 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 
-def regions(mask: np.ndarray, closing: int = 15, erode: int = 2, z_pad: int = 16) -> dict:
+def regions(mask: np.ndarray, closing: int = 15, erode: int = 2) -> dict:
     """Foreground, inside-background and outside-background masks of a binary segmentation.
 
-    close(S) = ``closing``× dilation then ``closing``× erosion (6-connected element; the stack
-    is padded by ``z_pad`` empty slices so the closing does not stick to the z ends);
+    close(S) = ``closing``× dilation then ``closing``× erosion (6-connected element); the stack
+    is padded by ``closing + 1`` empty voxels on every side so the closing neither sticks to
+    nor is eaten from the stack's edges (the seed padded z only, by 16).
     BG inside = erode(close(S) ∧ ¬S, ``erode``×); BG outside = erode(¬close(S), ``erode``×).
     """
     from scipy import ndimage
 
     s = np.asarray(mask, dtype=bool)
     st = ndimage.generate_binary_structure(3, 1)
-    padded = np.pad(s, ((z_pad, z_pad), (0, 0), (0, 0)))
+    pad = closing + 1
+    padded = np.pad(s, pad)
     closed = ndimage.binary_erosion(
         ndimage.binary_dilation(padded, st, iterations=closing), st, iterations=closing
-    )[z_pad : z_pad + s.shape[0]]
+    )[pad:-pad, pad:-pad, pad:-pad]
     return {
         "fg": s,
         "bg_inside": ndimage.binary_erosion(closed & ~s, st, iterations=erode),
