@@ -332,7 +332,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> No
 
 
 def _cell(v: Any) -> Any:
-    return f"{v:.6g}" if isinstance(v, float) else v
+    return f"{v:.10g}" if isinstance(v, float) else v
 
 
 def _show_table(summary: dict[str, dict[str, float]], higher: dict[str, bool]) -> None:
