@@ -16,7 +16,7 @@ from celltool import __version__, plugins
 from celltool.errors import CelltoolError
 
 # Step modules under celltool.commands; each has add(app). Order is the order in --help.
-COMMANDS = ("simulate", "sketch", "split", "train", "generate", "demo", "plugins_cmd")
+COMMANDS = ("simulate", "sketch", "split", "train", "generate", "evaluate", "demo", "plugins_cmd")
 
 
 def _version_text(ps: plugins.PluginSet) -> str:

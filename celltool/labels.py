@@ -95,3 +95,41 @@ def match_instances(gt: np.ndarray, pred: np.ndarray, threshold: float = 0.5) ->
     rows, cols = linear_sum_assignment(cost)
     matched = -cost[rows, cols]
     return Matching(threshold, len(gt_ids), len(pred_ids), matched[matched > 0])
+
+
+@dataclass(frozen=True)
+class ReferenceMatches:
+    """Cell Tracking Challenge matching: a predicted object p matches a reference object g when
+    |g ∩ p| > 0.5·|g| (so each g has at most one match; a p may cover several g)."""
+
+    gt_ids: np.ndarray  # ids present in the reference
+    pred_ids: np.ndarray  # ids present in the prediction
+    gt: np.ndarray  # matched reference ids
+    pred: np.ndarray  # the predicted id each of them matched
+    iou: np.ndarray  # IoU of each matched pair
+
+
+def match_reference(gt: np.ndarray, pred: np.ndarray) -> ReferenceMatches:
+    """Match by the CTC rule (SEG/DET/TRA): overlap with more than half of the reference object."""
+    pairs, gt_area, pred_area = overlap_table(gt, pred)
+    gt_ids = np.flatnonzero(gt_area[1:]) + 1
+    pred_ids = np.flatnonzero(pred_area[1:]) + 1
+    g, p, inter = pairs[:, 0], pairs[:, 1], pairs[:, 2]
+    keep = 2 * inter > gt_area[g]
+    g, p, inter = g[keep], p[keep], inter[keep].astype(np.float64)
+    iou = inter / (gt_area[g] + pred_area[p] - inter)
+    return ReferenceMatches(gt_ids, pred_ids, g, p, iou)
+
+
+def iou_matrix(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dense IoU matrix ``(gt_ids, pred_ids, iou[len(gt_ids), len(pred_ids)])`` of present ids."""
+    pairs, gt_area, pred_area = overlap_table(gt, pred)
+    gt_ids = np.flatnonzero(gt_area[1:]) + 1
+    pred_ids = np.flatnonzero(pred_area[1:]) + 1
+    out = np.zeros((len(gt_ids), len(pred_ids)))
+    if len(pairs):
+        g, p, inter = pairs[:, 0], pairs[:, 1], pairs[:, 2].astype(np.float64)
+        out[np.searchsorted(gt_ids, g), np.searchsorted(pred_ids, p)] = inter / (
+            gt_area[g] + pred_area[p] - inter
+        )
+    return gt_ids, pred_ids, out

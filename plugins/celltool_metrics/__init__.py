@@ -1,0 +1,140 @@
+"""Built-in metrics for ``celltool evaluate``: image, sequence, volume and segmentation families.
+
+Targets (imported only when used), by ``info["kind"]``:
+
+- image: ``f(real, gen, *, data_range, **params) -> float``
+- sequence: ``f(real_frames, gen_frames, *, data_range, **params) -> dict`` (scalars + "curves")
+- volume: ``f(real, gen, *, data_range, [real_mask, gen_mask,] **params) -> dict``
+- segmentation: ``f(gt_labels, pred_labels) -> float | dict``
+"""
+
+from celltool import hookimpl
+from celltool.components import Component, Param
+
+M = "celltool_metrics"
+
+
+def _c(name, target, kind, higher, description, params=(), **info):
+    return Component(
+        name=name,
+        description=description,
+        target=target,
+        params=tuple(params),
+        info={"kind": kind, "higher_is_better": higher, **info},
+    )
+
+
+SSIM_WINDOW = Param(
+    "ssim_window",
+    "gaussian",
+    "SSIM window: gaussian (Wang et al., σ 1.5) or uniform7 (skimage default, the seed's).",
+    choices=("gaussian", "uniform7"),
+)
+LPIPS_PARAMS = (
+    Param("lpips_net", "alex", "LPIPS backbone.", choices=("alex", "vgg")),
+    Param(
+        "lpips_weights",
+        "",
+        "LPIPS backbone weights file (env CELLTOOL_LPIPS_WEIGHTS; see `celltool lpips-weights`).",
+    ),
+    Param("lpips_device", "cpu", "torch device for LPIPS (cpu, cuda, ...)."),
+)
+
+METRICS = (
+    # image pairs
+    _c("psnr", f"{M}.image:psnr", "image", True, "PSNR in dB: 10·log10(range²/MSE)."),
+    _c("ssim", f"{M}.image:ssim", "image", True, "Mean SSIM.", (SSIM_WINDOW,)),
+    _c("mse", f"{M}.image:mse", "image", False, "Mean squared error."),
+    _c("mae", f"{M}.image:mae", "image", False, "Mean absolute error."),
+    _c("pearson", f"{M}.image:pearson", "image", True, "Pearson r of the pixel values."),
+    _c("cross_entropy", f"{M}.image:cross_entropy", "image", False, "Histogram cross-entropy."),
+    _c("bhattacharyya", f"{M}.image:bhattacharyya", "image", True, "Bhattacharyya coefficient."),
+    _c(
+        "bhattacharyya_distance",
+        f"{M}.image:bhattacharyya_distance",
+        "image",
+        False,
+        "Bhattacharyya distance −ln(BC).",
+    ),
+    _c("gradient_error", f"{M}.image:gradient_error", "image", False, "Sobel gradient error."),
+    _c("iou", f"{M}.image:iou", "image", True, "IoU of the images thresholded at mid-range."),
+    _c(
+        "lpips",
+        f"{M}.lpips_metric:lpips_distance",
+        "image",
+        False,
+        "LPIPS v0.1 (needs torch and backbone weights).",
+        LPIPS_PARAMS,
+        default=False,
+    ),
+    # sequences
+    _c("motion", f"{M}.sequence:motion", "sequence", True, "Farnebäck flow cosine + magnitudes."),
+    _c(
+        "frame_difference",
+        f"{M}.sequence:frame_difference",
+        "sequence",
+        False,
+        "Frame-to-frame difference norms.",
+    ),
+    _c(
+        "objects",
+        f"{M}.sequence:objects",
+        "sequence",
+        False,
+        "Object count and coverage curves (errors).",
+        (Param("min_object_size", 10, "Smallest object counted, in px."),),
+    ),
+    _c("per_step", f"{M}.sequence:per_step", "sequence", True, "PSNR/SSIM/MAE per time step."),
+    # volumes
+    _c(
+        "wasserstein_depth",
+        f"{M}.volume:wasserstein_depth",
+        "volume",
+        True,
+        "Normalised Wasserstein score per slice and region (needs masks).",
+        needs_masks=True,
+    ),
+    _c(
+        "edge_depth",
+        f"{M}.volume:edge_depth",
+        "volume",
+        False,
+        "q95 Sobel edge strength vs depth (error).",
+        (
+            Param("edge_tile", 100, "Tile size in px for the edge profile."),
+            Param("edge_min_length", 50, "Shortest tile profile kept, in slices."),
+            Param("edge_min_peak", 0.026, "Smallest peak edge strength of a kept tile."),
+        ),
+    ),
+    # segmentation (instance label maps)
+    _c("seg", f"{M}.segmentation:seg", "segmentation", True, "CTC SEG."),
+    _c("det", f"{M}.segmentation:det", "segmentation", True, "CTC DET."),
+    _c(
+        "ap",
+        f"{M}.segmentation:average_precision",
+        "segmentation",
+        True,
+        "Mean AP over IoU 0.5:0.95.",
+    ),
+    _c(
+        "f1",
+        f"{M}.segmentation:detection_at_50",
+        "segmentation",
+        True,
+        "Precision/recall/F1 at IoU 0.5.",
+    ),
+    _c("pq", f"{M}.segmentation:panoptic_quality", "segmentation", True, "Panoptic quality."),
+    _c(
+        "aji",
+        f"{M}.segmentation:aggregated_jaccard",
+        "segmentation",
+        True,
+        "Aggregated Jaccard index.",
+    ),
+)
+
+
+@hookimpl
+def register_metrics(register):
+    for component in METRICS:
+        register(component)
