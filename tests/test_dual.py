@@ -161,7 +161,9 @@ def test_generate_steps_writes_named_sequence(toy, runs, tmp_path):
     assert manifest["kind"] == "sequence" and manifest["facts"]["steps"] == 5
     frames = [read_image(out / "images" / n) for n in names]
     assert all(f.shape == (SIZE, SIZE) and f.dtype == np.uint8 for f in frames)
-    assert all(not np.array_equal(a, b) for a, b in zip(frames, frames[1:]))  # steps differ
+    assert all(
+        not np.array_equal(a, b) for a, b in zip(frames[:-1], frames[1:], strict=True)
+    )  # steps differ
     # without --steps (pix2pix-style single images) it refuses, leaving no output
     with pytest.raises(UsageError, match="--steps"):
         _generate(runs["dual"], [start], tmp_path / "x", steps=0)

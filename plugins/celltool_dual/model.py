@@ -71,7 +71,8 @@ class Dual(Trainer):
         if dual:
             self.M = self.add_network("motion", generator(cs + ci, cs))
             gens.append(self.M)
-        disc = make_discriminator("basic", ci + ci + cs if dual else cs + ci, c["ndf"], 3, c["norm"])  # fmt: skip
+        d_in = ci + ci + cs if dual else cs + ci  # temporal (x_t, x_t+1, s_t+1) | (s_t, x_t)
+        disc = make_discriminator("basic", d_in, c["ndf"], 3, c["norm"])
         init_weights(disc)
         self.D = self.add_network("D", disc)
         self.factor = int(getattr(self.R, "factor", 1))
@@ -252,7 +253,8 @@ class Dual(Trainer):
         xa = self._to_tensor(a, self.ci, self.info.bit_depth)
         xb = self._to_tensor(b, self.ci, self.info.bit_depth)
         if xa.shape != xb.shape:
-            raise UsageError(f"--between: frames differ in size {tuple(xa.shape)} vs {tuple(xb.shape)}")  # fmt: skip  # noqa: E501
+            sizes = f"{tuple(xa.shape)} vs {tuple(xb.shape)}"
+            raise UsageError(f"--between: the two frames differ in size {sizes}")
         ma = self._net(self.S, xa, options).numpy() > 0
         mb = self._net(self.S, xb, options).numpy() > 0
         x, out = xa, []

@@ -27,7 +27,8 @@ def moving_cells(
     images, masks = [], []
     for t in range(frames):
         mask = np.zeros((size, size), bool)
-        for (cy, cx), (ry, rx), a in zip(centres + t * np.asarray(velocity), radii, angles):
+        moved = centres + t * np.asarray(velocity)
+        for (cy, cx), (ry, rx), a in zip(moved, radii, angles, strict=True):
             dy = (yy - cy + size / 2) % size - size / 2  # periodic distance
             dx = (xx - cx + size / 2) % size - size / 2
             u = dy * np.cos(a) + dx * np.sin(a)
