@@ -50,6 +50,7 @@ def demo_stage(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> P
         "seed": seed,
         "save_every": 0,
         "samples": 2,
+        "threads": 1,  # one thread is faster for these tiny networks (and on shared cores)
     }
     component = plugins.get("trainers", "dual")
     run = run_train(component, pairs, out / "dual-run", None, None, False, options)

@@ -7,9 +7,15 @@ roll-outs with scheduled sampling. ``--variant seed`` is the Sequence-Generation
 (sketch_t → image_t, image → sketch, iterated). See docs/dual.md.
 """
 
+from dataclasses import replace
+
+from celltool_pix2pix import PARAMS as PIX2PIX_PARAMS  # no torch either
+
 from celltool import hookimpl
 from celltool.components import Component, Param
 from celltool.training.data import DATA_PARAMS  # numpy only, no torch
+
+_pix2pix = {p.name: p for p in PIX2PIX_PARAMS}  # the shared network/loss options
 
 PARAMS = tuple(p for p in DATA_PARAMS if p.name != "direction") + (
     Param(
@@ -18,18 +24,13 @@ PARAMS = tuple(p for p in DATA_PARAMS if p.name != "direction") + (
         "dual (learns motion) or seed (the seed's sketch_t → image_t, image → sketch, iterated).",
         choices=("dual", "seed"),
     ),
-    Param("netG", "unet_256", "Generators: unet_<2^k> or resnet_<n>blocks (all three)."),
-    Param("ngf", 64, "Generator filters in the first layer."),
-    Param("ndf", 64, "Discriminator filters in the first layer."),
-    Param("norm", "batch", "Normalisation.", choices=("batch", "instance", "none")),
-    Param("dropout", False, "Dropout 0.5 in the generators' inner layers."),
-    Param(
-        "gan_mode",
-        "vanilla",
-        "GAN loss (one type for D and G).",
-        choices=("vanilla", "lsgan", "hinge"),
-    ),  # fmt: skip
-    Param("lambda_l1", 100.0, "Weight of the image L1 loss."),
+    _pix2pix["netG"],
+    _pix2pix["ngf"],
+    _pix2pix["ndf"],
+    _pix2pix["norm"],
+    replace(_pix2pix["dropout"], default=False),  # recursion should be deterministic
+    _pix2pix["gan_mode"],
+    _pix2pix["lambda_l1"],
     Param("lambda_gan", 1.0, "Weight of the (temporal) GAN loss."),
     Param("lambda_motion", 100.0, "Weight of the motion model's L1 loss on sketch_{t+1}."),
     Param("lambda_sketch", 100.0, "Weight of the sketch model's L1 loss on real frames."),
@@ -37,8 +38,8 @@ PARAMS = tuple(p for p in DATA_PARAMS if p.name != "direction") + (
     Param("rollout", 3, "Roll-out steps per training item (needs chains of rollout+1 frames)."),
     Param("teacher_start", 1.0, "Scheduled sampling: chance of feeding real frames, first epoch."),
     Param("teacher_end", 0.0, "Chance of feeding real frames in the last epoch (linear)."),
-    Param("beta1", 0.5, "Adam β1."),
-    Param("n_epochs_decay", -1, "Epochs of linear lr decay at the end (-1: half of --epochs)."),
+    _pix2pix["beta1"],
+    _pix2pix["n_epochs_decay"],
 )
 
 GENERATE_PARAMS = (

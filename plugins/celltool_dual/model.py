@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from celltool_pix2pix.model import linear_decay
+from celltool_pix2pix.model import decay_schedulers
 from celltool_pix2pix.networks import GANLoss, init_weights, make_discriminator, make_generator
 from torch.nn import functional as F
 
@@ -80,14 +80,7 @@ class Dual(Trainer):
         params = itertools.chain.from_iterable(g.parameters() for g in gens)
         self.optimizers["G"] = torch.optim.Adam(params, lr=c["lr"], betas=betas)
         self.optimizers["D"] = torch.optim.Adam(self.D.parameters(), lr=c["lr"], betas=betas)
-        epochs = int(c["epochs"])
-        decay = int(c["n_epochs_decay"]) if c["n_epochs_decay"] >= 0 else epochs // 2
-        if decay > epochs:
-            raise UsageError(f"--n-epochs-decay {decay} exceeds --epochs {epochs}")
-        lam = linear_decay(epochs, decay)
-        self.schedulers = {
-            k: torch.optim.lr_scheduler.LambdaLR(opt, lam) for k, opt in self.optimizers.items()
-        }
+        self.schedulers = decay_schedulers(self.optimizers, c)
         self.gan = GANLoss(c["gan_mode"])
 
     @classmethod
