@@ -8,7 +8,7 @@ one discriminator ``D``.
   λ_GAN·GAN(D(x_t, R, s)) + λ_motion·|M − s_{t+1}| + λ_cycle·|S(R(s, x_t)) − s| +
   λ_sketch·|S(x_{t+1}) − s_{t+1}|. Roll-outs feed the model its own outputs (scheduled
   sampling: real frames with a chance falling linearly from ``teacher_start`` to
-  ``teacher_end`` over the epochs).
+  ``teacher_end`` over the epochs); the sketch state of a roll-out moves through M.
 - variant ``seed``: R(s_t) → x_t with a conditional PatchGAN on (s_t, x_t) and λ_L1·L1; S on R's
   detached output → s_t with L1 (the seed's Model 2). Generation iterates s ← S(R(s)).
 """
@@ -131,7 +131,7 @@ class Dual(Trainer):
                 fakes.append(torch.cat([x, fake, s_in], 1).detach())
                 real_next = self._coin(n, chance, x1)
                 x = torch.where(real_next, x1, fake.detach())
-                s = torch.where(real_next, s1, fake_s.detach())
+                s = torch.where(real_next, s1, s_in.detach())  # sketches move through M
         return {k: v / steps for k, v in terms.items()}, reals, fakes
 
     def _seed_losses(self, xs: torch.Tensor, ss: torch.Tensor):
@@ -213,13 +213,14 @@ class Dual(Trainer):
         ).cpu()
 
     def step(self, x: torch.Tensor, s: torch.Tensor, options: Mapping[str, Any]):
-        """One recursion step from (image_t, sketch_t) → (image_t+1, sketch_t+1)."""
+        """One recursion step from (image_t, sketch state_t) → (image_t+1, sketch state_t+1,
+        sketch of image_t+1). dual: the state is the motion model's sketch; seed: S(R(s))."""
         if self.variant == "seed":
             s = self._net(self.S, self._net(self.R, s, options), options)
-            return self._net(self.R, s, options), s
-        s_next = self._net(self.M, torch.cat([s, x]), options)
-        x = self._net(self.R, torch.cat([s_next, x]), options)
-        return x, self._net(self.S, x, options)
+            return self._net(self.R, s, options), s, s
+        s = self._net(self.M, torch.cat([s, x]), options)
+        x = self._net(self.R, torch.cat([s, x]), options)
+        return x, s, self._net(self.S, x, options)
 
     def rollout(
         self, image: np.ndarray, steps: int, options: Mapping[str, Any], sketch=None
@@ -234,8 +235,8 @@ class Dual(Trainer):
         )
         out = []
         for _ in range(steps):
-            x, s = self.step(x, s, options)
-            out.append((self._to_array(x, self.info.bit_depth), self._to_array(s, 8)))
+            x, s, sketch_of_x = self.step(x, s, options)
+            out.append((self._to_array(x, self.info.bit_depth), self._to_array(sketch_of_x, 8)))
         return out
 
     def between(
