@@ -239,6 +239,11 @@ class Dual(Trainer):
             out.append((self._to_array(x, self.info.bit_depth), self._to_array(sketch_of_x, 8)))
         return out
 
+    def sketch_of(self, image: np.ndarray, options: Mapping[str, Any]) -> np.ndarray:
+        """The sketch model's sketch of one image (as stored) → uint8."""
+        x = self._to_tensor(image, self.ci, self.info.bit_depth)
+        return self._to_array(self._net(self.S, x, options), 8)
+
     def between(
         self, a: np.ndarray, b: np.ndarray, steps: int, options: Mapping[str, Any]
     ) -> list[tuple[np.ndarray, np.ndarray]]:
