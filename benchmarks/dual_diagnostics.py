@@ -26,11 +26,11 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+    from celltool_metrics.sequence import flows, objects
     from scipy import ndimage
 
     from celltool.imageio import read_image
     from celltool.training.generate import load_trainer
-    from celltool_metrics.sequence import flows, objects
 
     torch.set_num_threads(1)
     frames = args.work / "frames"
