@@ -39,6 +39,21 @@ def make_pairs(tmp: Path, *, n: int = 6, size: int = 48, bit_depth: int = 8, see
     return write_pairs(tmp / "pairs", splits, bit_depth=bit_depth)
 
 
+def incli(*args: str) -> subprocess.CompletedProcess:
+    """Run the CLI in this process (no torch start-up per call); stdout/stderr captured."""
+    import contextlib
+    import io
+
+    from celltool import plugins
+    from celltool.cli import run
+
+    plugins.reset()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run([str(a) for a in args])
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def pairs(tmp_path) -> Path:
     return make_pairs(tmp_path)
@@ -64,7 +79,7 @@ def test_train_writes_run_and_generate_processes_all(pairs, tmp_path):
     sketches.mkdir()
     for i in range(7):
         write_image(sketches / f"s{i}.png", np.full((40 + i, 70), 255 * (i % 2), np.uint8))
-    res = cli("generate", str(run), str(sketches), "--batch-size", "2")
+    res = incli("generate", str(run), str(sketches), "--batch-size", "2")
     assert res.returncode == 0, res.stderr
     out = tmp_path / "sketches-generate"
     assert res.stdout == f"{out}\n"
@@ -73,9 +88,13 @@ def test_train_writes_run_and_generate_processes_all(pairs, tmp_path):
     assert read_image(out / "s3.png").shape == (43, 70)
     assert json.loads((out / "celltool.json").read_text())["kind"] == "generated"
     # a pairs folder as input: its test split, input side
-    res = cli("generate", str(run), str(pairs), "-o", str(tmp_path / "g2"))
+    res = incli("generate", str(run), str(pairs), "-o", str(tmp_path / "g2"))
     assert res.returncode == 0, res.stderr
     assert [p.name for p in (tmp_path / "g2").glob("*.png")] == ["f005.png"]
+    # a single image file as input
+    res = incli("generate", str(run), str(sketches / "s2.png"), "-o", str(tmp_path / "g3"))
+    assert res.returncode == 0, res.stderr
+    assert [p.name for p in (tmp_path / "g3").glob("*.png")] == ["s2.png"]
 
 
 def test_unknown_model_and_help(tmp_path):
@@ -97,12 +116,12 @@ def test_unknown_model_and_help(tmp_path):
 
 
 def test_bad_inputs_are_one_line_errors(pairs, tmp_path):
-    res = cli("generate", str(pairs), str(pairs))
+    res = incli("generate", str(pairs), str(pairs))
     assert res.returncode == 1 and "is not a training run folder" in res.stderr
-    res = cli("train", "pix2pix", str(tmp_path / "missing"), "-o", str(tmp_path / "r"))
+    res = incli("train", "pix2pix", str(tmp_path / "missing"), "-o", str(tmp_path / "r"))
     assert res.returncode == 1 and "does not exist" in res.stderr
     assert not (tmp_path / "r").exists()
-    res = cli("train", "pix2pix", str(pairs), "-o", str(tmp_path / "r"), "--gan-mode", "x")
+    res = incli("train", "pix2pix", str(pairs), "-o", str(tmp_path / "r"), "--gan-mode", "x")
     assert res.returncode == 2 and "--gan-mode" in res.stderr
 
 
@@ -159,11 +178,12 @@ def test_different_seed_gives_different_weights(pairs, tmp_path):
 def test_resume_refuses_changed_options_and_extends_epochs(pairs, tmp_path):
     run = tmp_path / "run"
     assert (
-        cli("train", "pix2pix", str(pairs), "-o", str(run), "--epochs", "1", *TINY).returncode == 0
+        incli("train", "pix2pix", str(pairs), "-o", str(run), "--epochs", "1", *TINY).returncode
+        == 0
     )
-    res = cli("train", "pix2pix", "--resume", str(run), "--ngf", "8")
+    res = incli("train", "pix2pix", "--resume", str(run), "--ngf", "8")
     assert res.returncode == 2 and "cannot change ngf" in res.stderr
-    res = cli("train", "pix2pix", "--resume", str(run), "--epochs", "2")
+    res = incli("train", "pix2pix", "--resume", str(run), "--epochs", "2")
     assert res.returncode == 0, res.stderr
     records = [json.loads(x) for x in (run / "logs" / "losses.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1] * 4 + [2] * 4
@@ -180,7 +200,7 @@ def test_original_pix2pix_rgb_gray_dataset_trains_as_one_channel(tmp_path):
             gray = read_image(path)
             write_image(plain / split / path.name, np.repeat(gray[:, :, None], 3, axis=2))
     run = tmp_path / "run"
-    res = cli("train", "pix2pix", str(plain), "-o", str(run), "--epochs", "1", *TINY)
+    res = incli("train", "pix2pix", str(plain), "-o", str(run), "--epochs", "1", *TINY)
     assert res.returncode == 0, res.stderr
     info = json.loads((run / "config.json").read_text())["data_info"]
     assert info["in_channels"] == 1 and info["out_channels"] == 1 and info["bit_depth"] == 8
@@ -195,9 +215,9 @@ def test_sixteen_bit_data_scaled_by_recorded_depth(tmp_path):
     item = ds[(0, 0)]
     assert item["target"].max() > 0.5  # 0.8 of 4095 → ~0.6 in [-1, 1]; /65535 would be < -0.8
     run = tmp_path / "run"
-    res = cli("train", "pix2pix", str(pairs), "-o", str(run), "--epochs", "1", *TINY)
+    res = incli("train", "pix2pix", str(pairs), "-o", str(run), "--epochs", "1", *TINY)
     assert res.returncode == 0, res.stderr
-    res = cli("generate", str(run), str(pairs), "-o", str(tmp_path / "gen"))
+    res = incli("generate", str(run), str(pairs), "-o", str(tmp_path / "gen"))
     assert res.returncode == 0, res.stderr
     out = read_image(tmp_path / "gen" / "f005.png")
     assert out.dtype == np.uint16 and out.max() <= 4095
@@ -207,9 +227,10 @@ def test_sixteen_bit_data_scaled_by_recorded_depth(tmp_path):
 def test_pix2pix_generate_refuses_sequence_options(pairs, tmp_path):
     run = tmp_path / "run"
     assert (
-        cli("train", "pix2pix", str(pairs), "-o", str(run), "--epochs", "1", *TINY).returncode == 0
+        incli("train", "pix2pix", str(pairs), "-o", str(run), "--epochs", "1", *TINY).returncode
+        == 0
     )
-    res = cli("generate", str(run), str(pairs), "--steps", "3", "-o", str(tmp_path / "g"))
+    res = incli("generate", str(run), str(pairs), "--steps", "3", "-o", str(tmp_path / "g"))
     assert res.returncode == 2 and "--steps" in res.stderr
     assert not (tmp_path / "g").exists()
 
@@ -218,7 +239,61 @@ def test_config_file_and_command_line_precedence(pairs, tmp_path):
     toml = tmp_path / "c.toml"
     toml.write_text('[train]\nngf = 6\nepochs = 1\ngan_mode = "hinge"\n')
     run = tmp_path / "run"
-    res = cli("train", "pix2pix", str(pairs), "-o", str(run), "--config", str(toml), *TINY)
+    res = incli("train", "pix2pix", str(pairs), "-o", str(run), "--config", str(toml), *TINY)
     assert res.returncode == 0, res.stderr
     config = json.loads((run / "config.json").read_text())["config"]
     assert config["ngf"] == 4 and config["gan_mode"] == "hinge" and config["epochs"] == 1
+
+
+def test_folders_layout_and_direction(tmp_path):
+    """`folders` layout (<split>/image, <split>/sketch); image2sketch swaps input and target."""
+    from celltool.manifest import make_manifest, write_manifest
+    from celltool.training.data import PairsDataset
+
+    src = make_pairs(tmp_path / "src")
+    root = tmp_path / "folders"
+    for split in ("train", "val", "test"):
+        for sub in ("image", "sketch"):
+            (root / split / sub).mkdir(parents=True)
+        for path in (src / split).glob("*.png"):
+            pair = read_image(path)
+            half = pair.shape[1] // 2
+            write_image(root / split / "image" / path.name, pair[:, :half])
+            write_image(root / split / "sketch" / path.name, pair[:, half:])
+    facts = {"layout": "folders", "bit_depth": 8}
+    write_manifest(root, make_manifest("pairs", step="split", facts=facts))
+    config = {"preprocess": "none", "flip": False}
+    a = PairsDataset(root, "train", config)[(0, 1)]
+    b = PairsDataset(src, "train", {**config, "direction": "image2sketch"})[(0, 1)]
+    assert a["name"] == b["name"] == "f001"
+    assert torch_equal(a["input"], b["target"]) and torch_equal(a["target"], b["input"])
+    assert set(a["input"].unique().tolist()) == {-1.0, 1.0}  # the sketch (mask) is the input
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))
+
+
+def test_loader_workers_do_not_change_results(pairs, tmp_path):
+    import torch
+
+    _train(pairs, tmp_path / "w0", epochs=1, preprocess="resize_and_crop", load_size=40)
+    _train(pairs, tmp_path / "w2", epochs=1, preprocess="resize_and_crop", load_size=40,
+           workers=2, cache=True)  # fmt: skip
+    a, b = _weights(tmp_path / "w0"), _weights(tmp_path / "w2")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_bf16_autocast_trains_and_generates(pairs, tmp_path):
+    import math
+
+    run = _train(pairs, tmp_path / "bf16", epochs=1, precision="bf16", channels_last=True)
+    records = [json.loads(x) for x in (run / "logs/losses.jsonl").read_text().splitlines()]
+    assert len(records) == 4 and all(
+        math.isfinite(v) for r in records for v in r["losses"].values()
+    )
+    res = incli("generate", run, pairs, "-o", tmp_path / "g", "--precision", "bf16")
+    assert res.returncode == 0, res.stderr
+    assert read_image(tmp_path / "g" / "f005.png").shape == (48, 48)

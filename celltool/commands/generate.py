@@ -111,13 +111,13 @@ def add(app: typer.Typer) -> None:
 
         if precision not in ("fp32", "bf16", "fp16"):
             raise UsageError(f"--precision {precision!r}: expected fp32, bf16 or fp16")
-        # --between A B names its frames itself; INPUT is then optional (no stdin read)
-        folders = input_folders(inputs) if inputs or not between else []
+        # with --between A B the two frames may be the only inputs
+        folders = input_folders(inputs) if (inputs or not between) else []
         record = read_run(run)
         opts = resolve_generate_options(record["model"], dict(options or {}))
         opts["steps"] = steps
         opts["between"] = [str(p) for p in between] if between else None
-        out = output or default_output(folders[0] if folders else between[0].parent, "generate")
+        out = output or default_output(folders[0] if folders else between[0], "generate")
         emit(
             [
                 generate_folder(

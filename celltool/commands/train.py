@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -88,7 +89,9 @@ def _command(component: Component):
         from celltool.commands.train_run import run_train
 
         options = {k[5:]: v for k, v in given.items() if v is not None}
-        emit([run_train(component, data, output, config, resume, overwrite, options)])
+        run = run_train(component, data, output, config, resume, overwrite, options)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints
+            emit([run])
 
     params = [
         p
@@ -131,7 +134,7 @@ def demo_stage(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> P
         "ngf": 8 if quick else 16,
         "ndf": 8 if quick else 16,
         "crop_size": 64 if quick else 128,
-        "epochs": 2 if quick else 6,
+        "epochs": 2 if quick else 4,
         "seed": seed,
         "save_every": 0,
     }

@@ -3,10 +3,11 @@
 
 A trainer component's target is a ``Trainer`` subclass. The framework calls, in this order:
 
-1. ``Trainer.make_dataset(folder, split, config, seed)`` → a ``torch.utils.data.Dataset`` whose
-   items are dicts of tensors (+ ``"name"``), taking keys ``(epoch, index)``
-   (see :class:`celltool.training.data.KeyedDataset`) and with an ``info`` dict (channels, bit
-   depth, ...);
+1. ``Trainer.make_dataset(folder, split, config, train)`` → a data set whose items are dicts
+   of tensors (+ ``"name"``), addressed by keys ``(epoch, index)`` with randomness from
+   ``numpy.random.default_rng([seed, epoch, index])`` (see
+   :class:`celltool.training.data.PairsDataset`), and with an ``info`` dict (``in_channels``,
+   ``out_channels``, ``bit_depth``, ``size``, anything else the model needs later);
 2. ``Trainer(config, info, ctx)``: build every network (``self.networks``), optimizer
    (``self.optimizers``) and per-epoch scheduler (``self.schedulers``) — they are checkpointed,
    moved to the device and made data-parallel by the framework;

@@ -46,11 +46,12 @@ def generate_folder(
     overwrite: bool = False,
     seed: int = 0,
 ) -> Path:
-    """Generate from every image of ``inputs`` with the model of ``run`` into ``out``."""
+    """Generate with the model of ``run`` from ``inputs`` (folders or files; what they mean is
+    the model's business) into ``out`` (published atomically with its manifest)."""
     require_kind(run, ["run"])
-    for folder in inputs:
-        if not Path(folder).is_dir():
-            raise CelltoolError("folder does not exist", folder)
+    for path in inputs:
+        if not Path(path).exists():
+            raise CelltoolError("does not exist", path)
     import torch
 
     torch.manual_seed(seed)
@@ -64,8 +65,13 @@ def generate_folder(
         folder.manifest = make_manifest(
             kind,
             step="generate",
-            params={**options, "precision": precision, "checkpoint": str(checkpoint or LATEST)},
-            inputs=[run, *inputs],
+            params={
+                **options,
+                "precision": precision,
+                "checkpoint": str(checkpoint or LATEST),
+                "input_files": [str(Path(p).resolve()) for p in inputs if not Path(p).is_dir()],
+            },
+            inputs=[run, *[p for p in inputs if Path(p).is_dir()]],
             seed=seed,
             plugin=component,
             facts=facts,

@@ -170,8 +170,11 @@ def epoch_order(seed: int, epoch: int, n: int, rank: int = 0, world: int = 1) ->
 
 
 # -- checkpoints -----------------------------------------------------------------------------
-def save_checkpoint(path: Path, trainer: Trainer, position: dict[str, int], rngs: list) -> None:
+def save_checkpoint(
+    path: Path, trainer: Trainer, position: dict[str, int], rngs: list, extra: dict | None = None
+) -> None:
     state = {
+        **(extra or {}),
         "format": 1,
         "position": position,
         "networks": {k: v.state_dict() for k, v in trainer.networks.items()},
@@ -336,12 +339,31 @@ def train(
 
 def _checkpoint(trainer: Trainer, run: Path, position: dict[str, int], keep: bool) -> None:
     ctx = trainer.ctx
-    rngs = dist.all_equal(rng_state()) if ctx.distributed else [rng_state()]
+    extra = {}
+    if ctx.distributed:
+        rngs = dist.all_equal(rng_state())
+        sums = dist.all_equal(weight_checksum(trainer))
+        if len(set(sums)) != 1:
+            raise CelltoolError(f"processes hold different weights (checksums {sums})", run)
+        extra["rank_checksums"] = sums
+    else:
+        rngs = [rng_state()]
     if ctx.is_main:
         folder = run / "checkpoints"
-        save_checkpoint(folder / LATEST, trainer, position, rngs)
+        save_checkpoint(folder / LATEST, trainer, position, rngs, extra)
         if keep:
-            save_checkpoint(folder / f"epoch_{position['epoch']:04d}.pt", trainer, position, rngs)
+            name = f"epoch_{position['epoch']:04d}.pt"
+            save_checkpoint(folder / name, trainer, position, rngs, extra)
+
+
+def weight_checksum(trainer: Trainer) -> float:
+    """Sum of every parameter and buffer in float64: equal across processes in data parallel
+    training (checked at every checkpoint under torchrun)."""
+    total = 0.0
+    for net in trainer.networks.values():
+        for t in list(net.parameters()) + list(net.buffers()):
+            total += float(t.detach().double().sum())
+    return total
 
 
 def _fit(

@@ -4,9 +4,10 @@ weighted blending (no seams).
 An image that fits in one tile is reflect-padded to a multiple of the network's size factor
 (2^downsamplings) and processed in one pass. A larger image is covered by tiles of ``tile`` px
 (a multiple of the factor) placed every ``tile - overlap`` px, the last one flush with the
-border; each tile's output is weighted by a window that is 1 in the middle and falls smoothly
-(raised cosine, or Gaussian) towards the tile edges, and the weighted sum is divided by the
-summed weights. Tiles are run in batches.
+border (origins are multiples of the factor when the overlap allows, so tiles see the
+down-sampling grid of a full pass); each tile's output is weighted by a window that is 1 in
+the middle and falls smoothly (raised cosine, or Gaussian) towards the tile edges, and the
+weighted sum is divided by the summed weights. Tiles are run in batches.
 """
 
 from __future__ import annotations
@@ -78,9 +79,15 @@ def tiled_apply(
         return fn(padded[None])[0, :, :height, :width]
     if not 0 <= overlap < tile:
         raise ValueError(f"overlap {overlap} must lie in [0, tile {tile})")
-    padded = pad_to(image, max(height, tile), max(width, tile))
+    # tile origins on a grid of `align` px: the network's factor when the stride allows (the
+    # same down-sampling grid as a full pass), else the largest power of two that keeps the
+    # overlap (e.g. unet_256 with 256 px tiles: origins every 128 px, not 256 = no overlap)
+    align = 1
+    while align * 2 <= min(factor, tile - overlap):
+        align *= 2
+    stride = (tile - overlap) // align * align
+    padded = pad_to(image, max(round_up(height, align), tile), max(round_up(width, align), tile))
     ph, pw = padded.shape[-2:]
-    stride = tile - overlap
     boxes = [(y, x) for y in starts(ph, tile, stride) for x in starts(pw, tile, stride)]
     w1 = torch.as_tensor(window(tile, overlap, blend), dtype=torch.float32)
     weight = (w1[:, None] * w1[None, :]).to(image.device)

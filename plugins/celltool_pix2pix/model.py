@@ -174,12 +174,14 @@ class Pix2Pix(Trainer):
         }
 
     def _inputs(self, folders: list[Path]):
-        """(stem, loader) for every input image: image folders, or a pairs folder's test
-        split (the input side, by the run's direction)."""
+        """(stem, loader) for every input image: image files, image folders, or a pairs
+        folder's test split (the input side, by the run's direction)."""
         seen: set[str] = set()
         for folder in folders:
-            manifest = read_manifest(folder)
-            if manifest and manifest.get("kind") == "pairs":
+            manifest = read_manifest(folder) if folder.is_dir() else None
+            if not folder.is_dir():
+                entries = [(folder.stem, _file_loader(folder))]
+            elif manifest and manifest.get("kind") == "pairs":
                 layout, items = pair_files(folder, "test")
                 entries = [(_stem(i), _pair_loader(i, layout, self.config)) for i in items]
             else:
