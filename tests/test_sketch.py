@@ -308,3 +308,24 @@ def test_timelapse_levels_1(timelapse, tmp_path):
     index = read_image(tmp_path / "sk" / "index" / "010.png")
     np.testing.assert_array_equal(index, read_image(masks / "010.png") > 127)
     assert 0.01 < index.mean() < 0.5
+
+
+def test_segmentation_folder_input(sim, tmp_path):
+    """A 'segmentation' folder (celltool segment's contract: parts cells/, nuclei/ and images
+    = the absolute path of the source images) sketches like the simulation it mirrors."""
+    import shutil
+
+    from celltool.manifest import make_manifest, write_manifest
+
+    seg = tmp_path / "imgs-segment"
+    for target in ("cells", "nuclei"):
+        shutil.copytree(sim / target, seg / target)
+    parts = {"cells": "cells", "nuclei": "nuclei", "images": str((sim / "images").resolve())}
+    write_manifest(seg, make_manifest("segmentation", step="segment", facts={"parts": parts}))
+    res = cli("sketch", str(seg), "--levels", "7", "--executor", "serial")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == f"{tmp_path / 'imgs-segment-sketch'}\n"
+    run_sketch(sim, tmp_path / "from-sim", "--levels", "7")
+    for path in list_images(tmp_path / "from-sim" / "index"):
+        got = read_image(tmp_path / "imgs-segment-sketch" / "index" / path.name)
+        np.testing.assert_array_equal(got, read_image(path))

@@ -278,7 +278,7 @@ def test_bad_split_inputs(tmp_path):
 
 def test_shell_pipe_simulate_sketch_split(tmp_path):
     res = sh(
-        "celltool simulate -o S -n 3 --size 128 | celltool sketch --levels 7 "
+        "celltool simulate -o S -n 3 --size 128 -j 1 | celltool sketch --levels 7 -j 1 "
         "| celltool split --crop 48 --crops 2 --ratios 1,1,1",
         cwd=tmp_path,
     )
@@ -342,3 +342,24 @@ def test_ctc_export_reads_in_py_ctcmetrics(tmp_path):
     with contextlib.redirect_stdout(io.StringIO()):
         scores = evaluate_sequence(str(res), str(out / "01_GT"))
     assert scores["SEG"] < 1.0 and scores["DET"] < 1.0
+
+
+def test_assign_splits_by_frame_time_and_sequence():
+    from celltool_split.windows import assign_splits, split_counts, temporal_pairs
+
+    assert split_counts(10, (0.8, 0.1, 0.1)) == [8, 1, 1]
+    assert split_counts(3, (0.98, 0.01, 0.01)) == [1, 1, 1]  # every asked-for split gets one
+    assert split_counts(7, (1, 0, 0)) == [7, 0, 0]
+    seqs = ["a"] * 10 + ["b"] * 10
+    by_frame = assign_splits(seqs, (0.5, 0.25, 0.25), "frame", np.random.default_rng(0))
+    assert [by_frame.count(s) for s in ("train", "val", "test")] == [10, 5, 5]
+    again = assign_splits(seqs, (0.5, 0.25, 0.25), "frame", np.random.default_rng(0))
+    assert by_frame == again
+    by_time = assign_splits(seqs, (0.6, 0.2, 0.2), "time", np.random.default_rng(0))
+    assert by_time[:10] == ["train"] * 6 + ["val"] * 2 + ["test"] * 2 == by_time[10:]
+    seqs3 = ["a"] * 4 + ["b"] * 3 + ["c"] * 5
+    by_seq = assign_splits(seqs3, (1, 1, 1), "sequence", np.random.default_rng(1))
+    assert len(set(by_seq[:4])) == len(set(by_seq[4:7])) == len(set(by_seq[7:])) == 1
+    assert set(by_seq) == {"train", "val", "test"}
+    pairs = temporal_pairs(seqs3, ["train"] * 12)
+    assert pairs == [(0, 1), (1, 2), (2, 3), (4, 5), (5, 6), (7, 8), (8, 9), (9, 10), (10, 11)]

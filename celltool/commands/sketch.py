@@ -189,9 +189,11 @@ def sketch_folder(
             "levels": levels,
             "classes": classes,
             "layer_bounds": [float(b) for b in bounds],
-            "layer_bounds_from": "limits"
-            if not needs_pass1
-            else f"quantiles over all cells of all {len(items)} images",
+            "layer_bounds_from": (
+                f"quantiles over all cells of all {len(items)} images"
+                if needs_pass1
+                else ("--limits" if levels in (7, 9) else None)
+            ),
             "intensity": "per-image autocontrast to 0..255 (the seed's), luma for colour",
             "wound": params["wound"] and levels != 1,
             "radii_rule": "pad,open,grow,shrink = 60,60,140,50 * sqrt(H*W/(1536*2048))",

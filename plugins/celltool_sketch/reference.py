@@ -57,11 +57,15 @@ def to_gray8(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3:
         rgb = image[..., :3].astype(np.float64)
         image = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-    image = image.astype(np.float64)
     lo, hi = float(image.min()), float(image.max())
     if hi <= lo:
         return np.zeros(image.shape, np.uint8)
-    return np.clip(np.floor((image - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
+    if image.dtype in (np.uint8, np.uint16):  # a look-up table, as PIL does
+        values = np.arange(int(hi) + 1, dtype=np.float64)
+        lut = np.clip(np.floor((values - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
+        return lut[image]
+    scaled = np.floor((image.astype(np.float64) - lo) * (255.0 / (hi - lo)))
+    return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
 def inner_boundaries(labels: np.ndarray, thickness: int = 1) -> np.ndarray:
@@ -85,26 +89,29 @@ def inner_boundaries(labels: np.ndarray, thickness: int = 1) -> np.ndarray:
     return (np.asarray(labels) != 0) & (eroded == 0)
 
 
-def _dist_to_false(mask: np.ndarray) -> np.ndarray:
-    """Euclidean distance of every pixel to the nearest False pixel inside the array (exact);
-    pixels outside the array do not count (as OpenCV's erosion border)."""
-    import cv2
-
-    if mask.all():
-        return np.full(mask.shape, np.inf, np.float32)
-    return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+def _disc_threshold(r: int) -> float:
+    """A distance between r and sqrt(r² + 1): d > it ⇔ d² > r² for exact distances."""
+    return (r + float(np.sqrt(r * r + 1.0))) / 2
 
 
 def _erode_disc(mask: np.ndarray, r: int) -> np.ndarray:
-    """Erosion by the disc {x²+y² ≤ r²}: keep p when no False pixel lies within distance r."""
-    return _dist_to_false(mask) > (r + np.sqrt(r * r + 1.0)) / 2  # between r² and r²+1
+    """Erosion of a 0/255 uint8 mask by the disc {x²+y² ≤ r²}: keep p when no 0 pixel lies
+    within distance r (pixels outside the array do not count, as OpenCV's erosion border)."""
+    import cv2
+
+    if cv2.countNonZero(mask) == mask.size:
+        return mask.copy()
+    dist = cv2.distanceTransform(mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return cv2.compare(dist, _disc_threshold(r), cv2.CMP_GT)
 
 
 def _dilate_disc(mask: np.ndarray, r: int) -> np.ndarray:
-    """Dilation by the disc {x²+y² ≤ r²}: p is set when a True pixel lies within distance r."""
-    if not mask.any():
+    """Dilation of a 0/255 uint8 mask by the disc: p is set when a set pixel lies within r."""
+    import cv2
+
+    if not cv2.countNonZero(mask):
         return mask.copy()
-    return ~_erode_disc(~mask, r)
+    return cv2.bitwise_not(_erode_disc(cv2.bitwise_not(mask), r))
 
 
 def wound_masks(
@@ -118,18 +125,17 @@ def wound_masks(
     seed's OpenCV erode/dilate with disc kernels, in time independent of the radius).
     """
     pad, r_open, r_grow, r_shrink = (int(r) for r in radii)
-    h0 = np.pad(np.asarray(cells) == 0, pad, constant_values=False)
-    eroded = _erode_disc(h0, r_open)
-    grown = _dilate_disc(eroded, r_grow)
+    h0 = np.pad((np.asarray(cells) == 0).view(np.uint8) * np.uint8(255), pad)
+    grown = _dilate_disc(_erode_disc(h0, r_open), r_grow)
     shrunk = _erode_disc(grown, r_shrink)
     crop = (slice(pad, pad + cells.shape[0]), slice(pad, pad + cells.shape[1]))
-    return grown[crop], shrunk[crop]
+    return grown[crop] > 0, shrunk[crop] > 0
 
 
 def cell_means(gray8: np.ndarray, cells: np.ndarray, nuclei: np.ndarray | None) -> np.ndarray:
     """Mean of ``gray8`` over each cell's non-nuclear pixels, indexed by cell id (NaN where a
     cell has none): the seed's ``cyto2`` means."""
-    cyto = np.asarray(cells).astype(np.int64)
+    cyto = np.asarray(cells)
     if nuclei is not None:
         cyto = np.where(np.asarray(nuclei) != 0, 0, cyto)
     n = int(cells.max()) + 1 if cells.size else 1
