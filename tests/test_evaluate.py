@@ -238,3 +238,104 @@ def test_demo_stage_with_and_without_a_segmentation(sim, tmp_path):
     out = demo_stage(tmp_path / "d2", 0, True, {"simulate": sim, "segment": seg})
     summary = json.loads((out / "summary.json").read_text())
     assert 0 < summary["ctc"]["SEG"] < 1
+
+
+def test_volume_metrics_of_stacks(tmp_path):
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    zz, yy, xx = np.ogrid[:16, :64, :64]
+    mask = np.zeros((16, 64, 64), bool)
+    for y in (16, 32, 48):
+        for x in (16, 32, 48):
+            mask |= (zz - 8) ** 2 + (yy - y) ** 2 + (xx - x) ** 2 <= 25
+    for name, gain in (("real", 1.0), ("gen", 0.7)):
+        (tmp_path / name).mkdir()
+        (tmp_path / f"{name}_labels").mkdir()
+        img = np.clip(20 + 150 * gain * mask + rng.normal(0, 5, mask.shape), 0, 255)
+        tifffile.imwrite(tmp_path / name / "s1.tif", img.astype(np.uint8))
+        tifffile.imwrite(tmp_path / f"{name}_labels" / "s1.tif", mask.astype(np.uint16))
+    args = ["--edge-tile", "32", "--edge-min-length", "3", "--edge-min-peak", "0"]
+    res = cli(
+        "evaluate",
+        str(tmp_path / "real"),
+        str(tmp_path / "gen"),
+        "-m",
+        "volume,ssim",
+        "--real-labels",
+        str(tmp_path / "real_labels"),
+        "--generated-labels",
+        str(tmp_path / "gen_labels"),
+        *args,
+    )
+    assert res.returncode == 0, res.stderr
+    row = read_rows(Path(res.stdout.strip()) / "pairs.csv")[0]
+    assert 0 < float(row["wasserstein_depth.fg_middle"]) < 1
+    assert float(row["edge_depth"]) > 0 and 0 < float(row["ssim"]) < 1
+    res = cli(
+        "evaluate",
+        str(tmp_path / "real"),
+        str(tmp_path / "gen"),
+        "-m",
+        "wasserstein_depth",
+        "-o",
+        str(tmp_path / "o2"),
+    )
+    assert res.returncode == 2 and "needs label masks" in res.stderr
+
+
+def test_tra_with_track_files(sim, tmp_path):
+    tracks = tmp_path / "man_track.txt"
+    n = max(int(read_image(p).max()) for p in list_images(sim / "cells"))
+    tracks.write_text("".join(f"{i} 0 5 0\n" for i in range(1, n + 1)))
+    res = cli(
+        "evaluate",
+        str(sim),
+        str(sim / "cells"),
+        "-m",
+        "segmentation",
+        "--real-tracks",
+        str(tracks),
+        "--generated-tracks",
+        str(tracks),
+        "-o",
+        str(tmp_path / "o"),
+    )
+    assert res.returncode == 0, res.stderr
+    ctc = json.loads((tmp_path / "o" / "summary.json").read_text())["ctc"]
+    assert ctc["SEG"] == 1.0 and ctc["DET"] == 1.0 and ctc["TRA"] == 1.0
+
+
+def test_help_and_image_metrics_do_not_import_torch(sim, tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from celltool.cli import run\n"
+        "for argv in (['evaluate', '--help'], ['lpips-weights', '--help']):\n"
+        "    try:\n"
+        "        run(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"assert run(['evaluate', {str(sim)!r}, {str(sim)!r}, '-o', {str(tmp_path / 'o')!r},"
+        " '--executor', 'serial']) == 0\n"
+        "print('HEAVY', [m for m in ('torch', 'torchvision', 'lpips') if m in sys.modules])\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "HEAVY []" in res.stdout
+
+
+def test_a_metric_that_cannot_take_the_input_names_the_file(tmp_path):
+    for name in ("r", "g"):
+        (tmp_path / name).mkdir()
+        write_image(tmp_path / name / "t.png", np.zeros((5, 5), np.uint8))
+    res = cli("evaluate", str(tmp_path / "r"), str(tmp_path / "g"), "-m", "ssim", "-j", "1")
+    assert res.returncode == 1
+    assert (
+        res.stderr.strip()
+        .splitlines()[-1]
+        .endswith("t.png: ssim: SSIM needs images of at least 11×11, not (5, 5)")
+    )
+    assert not (tmp_path / "g-evaluate").exists()

@@ -164,3 +164,38 @@ def test_ssim_of_a_stack_is_the_mean_over_slices():
     b = rng.integers(0, 256, (3, 32, 32)).astype(np.uint8)
     expected = np.mean([M.ssim(x, y, data_range=255) for x, y in zip(a, b, strict=False)])
     assert M.ssim(a, b, data_range=255) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32, np.uint32])
+def test_mse_mae_and_threshold_equal_the_float_formulas_for_every_dtype(dtype):
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 250, (3, 20, 30)).astype(dtype)
+    b = rng.integers(0, 250, (3, 20, 30)).astype(dtype)
+    d = a.astype(float) - b.astype(float)
+    assert M.mse(a, b) == pytest.approx(np.mean(d**2), rel=1e-12)
+    assert M.mae(a, b) == pytest.approx(np.mean(np.abs(d)), rel=1e-12)
+    x = a.astype(float)
+    expected = (x - x.min()) * (255.0 / (x.max() - x.min())) > 128
+    assert np.array_equal(M.threshold_mask(a), expected)
+
+
+def test_ssim_is_close_to_skimage_on_bright_flat_16_bit_data_and_thread_independent():
+    import cv2
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(9)
+    a = (60000 + rng.normal(0, 3, (80, 90))).astype(np.uint16)  # bright, nearly flat
+    b = (60000 + rng.normal(0, 3, (80, 90))).astype(np.uint16)
+    ref = structural_similarity(
+        a, b, data_range=65535, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
+    assert M.ssim(a, b, data_range=65535) == pytest.approx(ref, abs=1e-6)
+    threads = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(1)
+        one = M.ssim(a, b, data_range=65535)
+        cv2.setNumThreads(4)
+        four = M.ssim(a, b, data_range=65535)
+    finally:
+        cv2.setNumThreads(threads)
+    assert one == four

@@ -111,7 +111,7 @@ def test_wasserstein_score_identity_and_formula(spheroid):
     assert out["curves"]["fg"][z] == pytest.approx(expected)
     dimmer = (img * 0.4).astype(np.uint8)
     worse = volume.wasserstein_depth(img, dimmer, real_mask=mask, gen_mask=mask, data_range=255)
-    assert worse["wasserstein_score"] < out["wasserstein_score"] < 1
+    assert worse["wasserstein_depth"] < out["wasserstein_depth"] < 1
     assert np.isnan(out["curves"]["fg"][0])  # no foreground in the top slice
     assert set(k for k in out if k.startswith("fg_")) == {"fg_upper", "fg_middle", "fg_lower"}
 
@@ -129,9 +129,29 @@ def test_edge_profile_and_depth_error(spheroid):
     img, _ = spheroid
     kw = dict(data_range=255, edge_tile=32, edge_min_length=4, edge_min_peak=0.0)
     same = volume.edge_depth(img, img, **kw)
-    assert same["edge_error"] == 0.0
+    assert same["edge_depth"] == 0.0
     blurred = ndimage.gaussian_filter(img.astype(float), (0, 2, 2)).astype(np.uint8)
     worse = volume.edge_depth(img, blurred, **kw)
-    assert worse["edge_error"] > 0
+    assert worse["edge_depth"] > 0
     profile = volume.edge_profile(img, data_range=255, tile=32, min_length=4, min_peak=0.0)
     assert profile[0] == pytest.approx(np.nanmax(profile))  # profiles start at their peak
+
+
+@pytest.mark.realdata
+def test_motion_on_the_real_timelapse(timelapse):
+    from celltool.imageio import read_image
+
+    frames = [read_image(timelapse / "images" / f"{i:03d}.png") for i in range(5)]
+    same = sequence.motion(frames, frames, data_range=255)
+    assert same["flow_cosine_weighted"] == pytest.approx(1.0, abs=1e-6)
+    assert same["flow_magnitude_real"] == same["flow_magnitude_generated"] > 0.01
+    still = sequence.motion(frames, [frames[0]] * 5, data_range=255)
+    assert still["flow_magnitude_generated"] < 0.01 < still["flow_magnitude_real"]
+    assert abs(still["flow_cosine_weighted"]) < same["flow_cosine_weighted"]
+
+
+def test_weighted_cosine_is_one_for_identical_motion():
+    right = moving(2)
+    out = sequence.motion(right, right, data_range=255)
+    assert out["flow_cosine_weighted"] == pytest.approx(1.0, abs=1e-9)
+    assert sequence.motion(right, moving(-2), data_range=255)["flow_cosine_weighted"] < -0.9

@@ -105,17 +105,18 @@ def label_folder(folder: Path, target: str) -> Path:
     """The label maps of ``folder``: itself for ``labels``/plain folders, else its part."""
     manifest = read_manifest(folder)
     kind = manifest["kind"] if manifest else "images"
-    if kind in ("labels", "images"):
-        return folder
-    path = part(folder, target)
-    return Path(path) if Path(path).is_absolute() else path
+    return folder if kind in ("labels", "images") else part(folder, target)
 
 
 def recorded_bit_depth(folder: Path) -> int | None:
-    for candidate in (folder, folder.parent):
-        manifest = read_manifest(candidate) if candidate.is_dir() else None
-        if manifest and manifest.get("facts", {}).get("bit_depth"):
-            return int(manifest["facts"]["bit_depth"])
+    """``facts.bit_depth`` of the folder's manifest, or of the container it is a part of."""
+    manifest = read_manifest(folder)
+    if manifest and manifest.get("facts", {}).get("bit_depth"):
+        return int(manifest["facts"]["bit_depth"])
+    parent = read_manifest(folder.parent) if folder.parent != folder else None
+    facts = (parent or {}).get("facts", {})
+    if facts.get("bit_depth") and folder.name in set(facts.get("parts", {}).values()):
+        return int(facts["bit_depth"])
     return None
 
 
@@ -156,7 +157,10 @@ def choose_metrics(spec: str, label_inputs: bool, volumes: bool) -> list[Compone
     registry = plugins.registry()
     every = registry.all("metrics")
     by_name = {c.name: c for c in every}
-    fits = ("segmentation",) if label_inputs else ("image", "volume" if volumes else "image")
+    if label_inputs:
+        fits: tuple[str, ...] = ("segmentation",)
+    else:
+        fits = ("image", "volume") if volumes else ("image",)
     chosen: list[Component] = []
     for token in [t.strip() for t in spec.split(",") if t.strip()]:
         if token == "default":
@@ -232,7 +236,7 @@ def evaluate_pair(
     masks: tuple[Path, Path] | None,
 ) -> dict[str, Any]:
     """Read one (real, generated) pair and compute every metric; a row of pairs.csv."""
-    from celltool_metrics.segmentation import _vertex_ops
+    from celltool_metrics.segmentation import frame_counts, vertex_ops
 
     real_path, gen_path = pair
     real, gen = read_image(real_path), read_image(gen_path)
@@ -243,30 +247,36 @@ def evaluate_pair(
         )
     row: dict[str, Any] = {"real": real_path.name, "generated": gen_path.name}
     for c in metrics:
-        kind = c.info.get("kind")
-        func = c.load()
-        kw = call_params(c, params)
-        if kind == "segmentation":
-            value = func(real, gen, **kw)
-        elif kind == "volume":
-            if c.info.get("needs_masks"):
-                if masks is None:
-                    raise UsageError(
-                        f"{c.name} needs label masks: give --real-labels/--generated-labels"
-                    )
-                kw["real_mask"] = read_image(masks[0] / real_path.name) > 0
-                kw["gen_mask"] = read_image(masks[1] / gen_path.name) > 0
-            value = func(real, gen, data_range=data_range, **kw)
-        else:
-            value = func(real, gen, data_range=data_range, **kw)
+        try:
+            value = _compute(c, real, gen, params, data_range, masks, pair)
+        except ValueError as exc:  # a metric that cannot take these inputs
+            raise CelltoolError(f"{c.name}: {exc}", gen_path) from None
         row.update(_scalars(c.name, value))
     if any(c.info.get("kind") == "segmentation" for c in metrics):
-        ops = _vertex_ops(real, gen)
-        row["_ctc"] = {
-            "seg_sum": float(ops["matches"].iou.sum()),
-            **{k: ops[k] for k in ("n_ref", "ns", "fn", "fp")},
-        }
+        row["_ctc"] = frame_counts(vertex_ops(real, gen))
     return row
+
+
+def _compute(
+    c: Component,
+    real: np.ndarray,
+    gen: np.ndarray,
+    params: dict[str, Any],
+    data_range: float | None,
+    masks: tuple[Path, Path] | None,
+    pair: tuple[Path, Path],
+) -> Any:
+    kind = c.info.get("kind")
+    func = c.load()
+    kw = call_params(c, params)
+    if kind == "segmentation":
+        return func(real, gen, **kw)
+    if c.info.get("needs_masks"):
+        if masks is None:
+            raise UsageError(f"{c.name} needs label masks: give --real-labels/--generated-labels")
+        kw["real_mask"] = read_image(masks[0] / pair[0].name) > 0
+        kw["gen_mask"] = read_image(masks[1] / pair[1].name) > 0
+    return func(real, gen, data_range=data_range, **kw)
 
 
 def summarise(rows: list[dict[str, Any]], columns: list[str]) -> dict[str, dict[str, float]]:
@@ -286,21 +296,6 @@ def summarise(rows: list[dict[str, Any]], columns: list[str]) -> dict[str, dict[
             "n_nonfinite": int(v.size - f.size),
         }
     return out
-
-
-def ctc_aggregate(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """SEG and DET over all pairs as one set of frames (the CTC way, not a mean of per-pair)."""
-    n_ref = sum(r["_ctc"]["n_ref"] for r in rows)
-    ns, fn, fp = (sum(r["_ctc"][k] for r in rows) for k in ("ns", "fn", "fp"))
-    aogm_d, aogm_d0 = 5 * ns + 10 * fn + fp, 10 * n_ref
-    return {
-        "SEG": sum(r["_ctc"]["seg_sum"] for r in rows) / max(n_ref, 1),
-        "DET": 1 - min(aogm_d, aogm_d0) / aogm_d0 if aogm_d0 else math.nan,
-        "NS": ns,
-        "FN": fn,
-        "FP": fp,
-        "n_ref": n_ref,
-    }
 
 
 def read_tracks(path: Path) -> np.ndarray:
@@ -416,16 +411,22 @@ def evaluate_folders(
         dr, rng_text = resolve_data_range(data_range, real_dir, gen_dir, sample)
         info(f"data range {dr:g} ({rng_text})")
     masks = None
-    if any(c.info.get("needs_masks") for c in chosen):
+    need_masks = [c.name for c in chosen if c.info.get("needs_masks")]
+    if need_masks:
         rl = real_labels or (label_folder(real_in, target) if real_kind == "simulation" else None)
         gl = generated_labels or (
             label_folder(gen_in, target) if gen_kind == "simulation" else None
         )
-        if rl is None or gl is None:
+        if rl is not None and gl is not None:
+            masks = (Path(rl), Path(gl))
+        elif "all" in metrics.split(","):
+            warn(f"skipping {', '.join(need_masks)}: give --real-labels and --generated-labels")
+            chosen = [c for c in chosen if not c.info.get("needs_masks")]
+        else:
             raise UsageError(
-                "wasserstein_depth needs label masks: give --real-labels and --generated-labels"
+                f"{', '.join(need_masks)} needs label masks: give --real-labels and "
+                "--generated-labels"
             )
-        masks = (Path(rl), Path(gl))
     pair_metrics = tuple(c for c in chosen if c.info.get("kind") != "sequence")
     seq_metrics = [c for c in chosen if c.info.get("kind") == "sequence"]
     higher = {c.name: bool(c.info.get("higher_is_better")) for c in chosen}
@@ -443,7 +444,9 @@ def evaluate_folders(
         summary = summarise(rows, metric_cols)
         extra: dict[str, Any] = {}
         if "segmentation" in kinds:
-            extra["ctc"] = ctc_aggregate(rows)
+            from celltool_metrics.segmentation import seg_det_from_counts
+
+            extra["ctc"] = seg_det_from_counts([r["_ctc"] for r in rows])
             if real_tracks or generated_tracks:
                 if not (real_tracks and generated_tracks):
                     raise UsageError("TRA needs both --real-tracks and --generated-tracks")
@@ -596,10 +599,12 @@ def add(app: typer.Typer) -> None:
     ) -> None:
         """Score GENERATED images (or a segmentation) against REAL ones, pair by pair.
 
-        Files pair by stem: the same stem, or the real stem followed by '_', '-', '.' or a space
-        and any suffix (img_007_fake.png ↔ img_007.png); or give --pairs. Label folders (or
-        simulation/segmentation containers) get segmentation metrics. Writes pairs.csv,
-        summary.json and plots/ into OUT (default GENERATED-evaluate) and prints OUT.
+        Pairing: the same file stem, or the real stem + '_', '-', '.' or ' ' + any suffix
+        (img_007_fake.png pairs with img_007.png); or a --pairs CSV.
+
+        Label folders and simulation/segmentation containers get segmentation metrics.
+
+        Writes pairs.csv, summary.json and plots/ into OUT (default GENERATED-evaluate).
         """
         folders = input_folders(inputs, at_least=2)
         if len(folders) != 2:

@@ -18,7 +18,7 @@ THRESHOLDS = tuple(np.round(np.arange(0.5, 0.96, 0.05), 2))
 W_NS, W_FN, W_FP, W_ED, W_EA, W_EC = 5.0, 10.0, 1.0, 1.0, 1.5, 1.0
 
 
-def _vertex_ops(gt: np.ndarray, pred: np.ndarray) -> dict:
+def vertex_ops(gt: np.ndarray, pred: np.ndarray) -> dict:
     """CTC detection test of one frame: matches and the counts NS, FN, FP, n_ref."""
     m = match_reference(gt, pred)
     covered = {int(p): int(n) for p, n in zip(*np.unique(m.pred, return_counts=True), strict=False)}
@@ -29,6 +29,30 @@ def _vertex_ops(gt: np.ndarray, pred: np.ndarray) -> dict:
         "fp": int(sum(1 for p in m.pred_ids if int(p) not in covered)),
         "ns": int(sum(n - 1 for n in covered.values())),
         "unique": {p for p, n in covered.items() if n == 1},
+    }
+
+
+def frame_counts(ops: dict) -> dict[str, float]:
+    """The per-frame sums SEG and DET need: Σ IoU, #references, NS, FN, FP."""
+    return {
+        "seg_sum": float(ops["matches"].iou.sum()),
+        **{k: ops[k] for k in ("n_ref", "ns", "fn", "fp")},
+    }
+
+
+def seg_det_from_counts(counts: Sequence[dict]) -> dict[str, float]:
+    """SEG and DET over frames from their :func:`frame_counts` (sums, not a mean of scores)."""
+    n_ref = sum(c["n_ref"] for c in counts)
+    ns, fn, fp = (sum(c[k] for c in counts) for k in ("ns", "fn", "fp"))
+    aogm_d = W_NS * ns + W_FN * fn + W_FP * fp
+    aogm_d0 = W_FN * n_ref
+    return {
+        "SEG": sum(c["seg_sum"] for c in counts) / max(n_ref, 1),
+        "DET": 1 - min(aogm_d, aogm_d0) / aogm_d0 if aogm_d0 else float("nan"),
+        "NS": ns,
+        "FN": fn,
+        "FP": fp,
+        "n_ref": n_ref,
     }
 
 
@@ -72,20 +96,10 @@ def ctc_scores(
     """
     if len(gt_frames) != len(pred_frames):
         raise ValueError(f"{len(gt_frames)} reference frames but {len(pred_frames)} predicted")
-    ops = [_vertex_ops(g, p) for g, p in zip(gt_frames, pred_frames, strict=False)]
-    n_ref = sum(o["n_ref"] for o in ops)
-    ns, fn, fp = (sum(o[k] for o in ops) for k in ("ns", "fn", "fp"))
-    seg_sum = sum(float(o["matches"].iou.sum()) for o in ops)
-    aogm_d = W_NS * ns + W_FN * fn + W_FP * fp
-    aogm_d0 = W_FN * n_ref
-    out = {
-        "SEG": seg_sum / max(n_ref, 1),
-        "DET": 1 - min(aogm_d, aogm_d0) / aogm_d0 if aogm_d0 else float("nan"),
-        "NS": ns,
-        "FN": fn,
-        "FP": fp,
-        "n_ref": n_ref,
-    }
+    ops = [vertex_ops(g, p) for g, p in zip(gt_frames, pred_frames, strict=False)]
+    out = seg_det_from_counts([frame_counts(o) for o in ops])
+    aogm_d = W_NS * out["NS"] + W_FN * out["FN"] + W_FP * out["FP"]
+    n_ref = out["n_ref"]
     if gt_tracks is None or pred_tracks is None:
         return out
     gt_ids = [np.unique(f)[np.unique(f) > 0] for f in gt_frames]

@@ -49,7 +49,8 @@ def wasserstein_depth(
     Intensities are scaled to [0, 1] by each stack's data range; W is the 1D Wasserstein
     distance of the voxel values of one region in one slice (scipy); W(real, 0) = mean(real).
     Slices 0..min(Z_real, Z_gen)−1 are compared; a slice where a region is empty is NaN.
-    Scalars: the mean score per region and depth third (``fg_upper`` … ``bg_outside_lower``).
+    Scalars: the mean score per region and depth third (``fg_upper`` … ``bg_outside_lower``)
+    and their mean ``wasserstein_depth``.
     """
     from scipy.stats import wasserstein_distance
 
@@ -76,7 +77,7 @@ def wasserstein_depth(
             out[f"{name}_{third}"] = (
                 float(np.nanmean(part)) if np.isfinite(part).any() else float("nan")
             )
-    out["wasserstein_score"] = float(np.nanmean([v for v in out.values() if isinstance(v, float)]))
+    out["wasserstein_depth"] = float(np.nanmean([v for v in out.values() if isinstance(v, float)]))
     out["curves"] = curves
     return out
 
@@ -135,7 +136,8 @@ def edge_depth(
     edge_min_length: int = 50,
     edge_min_peak: float = 0.026,
 ) -> dict[str, object]:
-    """|profile_gen − profile_real| of :func:`edge_profile`, mean per depth third and overall."""
+    """|profile_gen − profile_real| of :func:`edge_profile`: mean per depth third (``upper``,
+    ``middle``, ``lower``) and overall (``edge_depth``)."""
     kw = dict(tile=edge_tile, min_length=edge_min_length, min_peak=edge_min_peak)
     pr = edge_profile(real, data_range=data_range, **kw)
     pg = edge_profile(gen, data_range=gen_data_range or data_range, **kw)
@@ -143,7 +145,7 @@ def edge_depth(
     diff = np.abs(pg[:n] - pr[:n])
     out: dict[str, object] = {}
     for third, sl in zip(("upper", "middle", "lower"), thirds(n), strict=False):
-        out[f"edge_error_{third}"] = float(np.mean(diff[sl])) if diff[sl].size else float("nan")
-    out["edge_error"] = float(np.mean(diff)) if n else float("nan")
+        out[third] = float(np.mean(diff[sl])) if diff[sl].size else float("nan")
+    out["edge_depth"] = float(np.mean(diff)) if n else float("nan")
     out["curves"] = {"edge_q95_real": pr.tolist(), "edge_q95_generated": pg.tolist()}
     return out
