@@ -286,6 +286,11 @@ class Dual(Trainer):
         if steps < 1:
             raise UsageError("dual generates sequences: give --steps N (N ≥ 1)")
         self.train_mode(False)
+        if opts.get("dropout"):  # test-time noise: dropout layers (--dropout at training) stay on
+            for net in self.networks.values():
+                for m in net.modules():
+                    if isinstance(m, torch.nn.Dropout):
+                        m.train(True)
         (job.out / "images").mkdir()
         (job.out / "sketches").mkdir()
         sequences = {}
