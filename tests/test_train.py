@@ -100,7 +100,7 @@ def test_train_writes_run_and_generate_processes_all(pairs, tmp_path):
 def test_unknown_model_and_help(tmp_path):
     res = cli("train", "nope", str(tmp_path))
     assert res.returncode == 2
-    assert "unknown trainer 'nope' (available: pix2pix)" in res.stderr
+    assert "unknown trainer 'nope' (available: " in res.stderr and "pix2pix" in res.stderr
     res = cli("train", "pix2pix", "--help")
     assert res.returncode == 0
     for flag in ("--netG", "--gan-mode", "--lambda-l1", "--epochs", "--precision", "--resume"):

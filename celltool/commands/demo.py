@@ -16,7 +16,7 @@ from celltool.pipes import emit
 
 # The demo runs, in this order, ``demo_stage(out, seed, quick, results) -> Path`` of each
 # command module named here; ``results`` maps earlier stage names to their output folders.
-STAGES = ("simulate", "segment", "sketch", "split", "train", "generate", "evaluate")
+STAGES = ("simulate", "segment", "sketch", "split", "train", "generate", "dual", "evaluate")
 
 
 def run_demo(out: Path, *, seed: int = 0, quick: bool = False, overwrite: bool = False) -> Path:

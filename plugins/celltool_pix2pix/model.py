@@ -36,6 +36,18 @@ def linear_decay(epochs: int, decay_epochs: int):
     return factor
 
 
+def decay_schedulers(optimizers: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-epoch LambdaLR schedulers of :func:`linear_decay` for every optimizer (``epochs``,
+    ``n_epochs_decay``: -1 = half of the epochs)."""
+    epochs = int(config["epochs"])
+    n = int(config["n_epochs_decay"])
+    decay = n if n >= 0 else epochs // 2
+    if decay > epochs:
+        raise UsageError(f"--n-epochs-decay {decay} exceeds --epochs {epochs}")
+    lam = linear_decay(epochs, decay)
+    return {k: torch.optim.lr_scheduler.LambdaLR(opt, lam) for k, opt in optimizers.items()}
+
+
 class Pix2Pix(Trainer):
     defaults = {"epochs": 200, "batch_size": 1, "lr": 2e-4}
 
@@ -61,14 +73,7 @@ class Pix2Pix(Trainer):
         self.optimizers["D"] = torch.optim.Adam(
             self.D.parameters(), lr=c["lr"], betas=betas, **fused
         )
-        epochs = int(c["epochs"])
-        decay = int(c["n_epochs_decay"]) if c["n_epochs_decay"] >= 0 else epochs // 2
-        if decay > epochs:
-            raise UsageError(f"--n-epochs-decay {decay} exceeds --epochs {epochs}")
-        lam = linear_decay(epochs, decay)
-        self.schedulers = {
-            k: torch.optim.lr_scheduler.LambdaLR(opt, lam) for k, opt in self.optimizers.items()
-        }
+        self.schedulers = decay_schedulers(self.optimizers, c)
         self.gan = GANLoss(c["gan_mode"])
         self.lambda_l1 = float(c["lambda_l1"])
         self.forward_G = self.G
