@@ -233,3 +233,4 @@ def test_non_temporal_pairs_are_a_one_line_error(tmp_path):
     res = cli("train", "dual", str(pairs), "-o", str(tmp_path / "r"))
     assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1
     assert "not a temporal pairs folder" in res.stderr and str(pairs) in res.stderr
+    assert not (tmp_path / "r").exists()  # data that does not load leaves no run folder

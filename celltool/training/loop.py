@@ -38,6 +38,7 @@ from celltool.console import info, progress_bar
 from celltool.errors import CelltoolError, UsageError
 from celltool.imageio import atomic_write_bytes
 from celltool.manifest import make_manifest, read_manifest, write_manifest
+from celltool.outputs import check_output
 from celltool.training import dist
 from celltool.training.api import Context, DataInfo, Trainer
 from celltool.training.logs import LossLog, TensorBoard, write_grid, write_loss_curve
@@ -233,8 +234,6 @@ def resync_lr(sched: Any) -> None:
 
 # -- the run ---------------------------------------------------------------------------------
 def start_run(run: Path, overwrite: bool) -> None:
-    from celltool.outputs import check_output
-
     check_output(run, [], overwrite)
     if run.exists() and overwrite:
         import shutil
@@ -307,13 +306,15 @@ def train(
     else:
         assert data is not None
         if ctx.is_main:
-            start_run(run, overwrite)
+            check_output(run, [Path(data)], overwrite)  # refuse now; create it once data loads
         record = {"model": component.name, "data": str(Path(data).resolve()), "config": config}
     seed_everything(int(config["seed"]))
     dataset = cls.make_dataset(Path(data), "train", config, True)
     data_info = DataInfo.from_dict(dataset.info)
     record["data_info"] = data_info.as_dict()
     trainer = cls(config, data_info, ctx)
+    if not resume and ctx.is_main:
+        start_run(run, overwrite)  # bad data or options leave no run folder behind
     position = {"epoch": 0, "step_in_epoch": 0, "global_step": 0}
     torch.manual_seed(int(config["seed"]) * 1000 + ctx.rank + 1)  # per-process dropout stream
     if state is not None:
