@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from celltool.errors import CelltoolError, UsageError
-from celltool.imageio import atomic_write_bytes
+from celltool.imageio import atomic_write_bytes, default_mode
 from celltool.manifest import MANIFEST_NAME, dumps, read_manifest, write_manifest
 
 
@@ -117,6 +117,7 @@ class OutputFolder:
             self.work = Path(
                 tempfile.mkdtemp(prefix=f".{self.path.name}.partial-", dir=self.path.parent)
             )
+            self.work.chmod(default_mode(directory=True))
         return self.work
 
     def __exit__(self, exc_type, exc, tb) -> None:

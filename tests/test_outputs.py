@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from celltool.errors import CelltoolError, UsageError
@@ -102,3 +103,23 @@ def test_shards_publish_the_manifest_when_the_last_one_finishes(tmp_path):
     ]
     with pytest.raises(CelltoolError, match="already complete"):
         OutputFolder(out, shard=Shard(1, 3))  # a new sharded run needs a fresh folder
+
+
+def test_published_files_and_folders_get_the_usual_permissions(tmp_path):
+    """Temp files are created 0600/0700; what a step publishes follows the umask instead."""
+    import os
+
+    from celltool.imageio import write_image
+    from celltool.manifest import make_manifest
+
+    old = os.umask(0o022)
+    try:
+        folder = OutputFolder(tmp_path / "out")
+        with folder as work:
+            write_image(work / "a.png", np.zeros((4, 4), np.uint8))
+            folder.manifest = make_manifest("images", step="test")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "out" / "a.png").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "out" / "celltool.json").stat().st_mode & 0o777 == 0o644
