@@ -75,7 +75,7 @@ class Pix2Pix(Trainer):
         if c.get("compile"):
             self.forward_G, self.forward_D = torch.compile(self.G), torch.compile(self.D)
         self.compile_inference = bool(c.get("compile"))
-        self._infer_G = None
+        self._infer_G, self._infer_batch = None, 0
 
     @classmethod
     def make_dataset(cls, folder: Path, split: str, config: Mapping[str, Any], train: bool):
@@ -128,12 +128,16 @@ class Pix2Pix(Trainer):
                 return self.G(x).float()
         if self._infer_G is None:  # weights are constants from here on (eval, generate)
             self._infer_G = torch.compile(self.G, dynamic=False)
+            self._infer_batch = x.shape[0]
         import torch._inductor.config as inductor
 
+        n = x.shape[0]  # pad a short last batch of tiles: one compiled shape, no recompiles
+        if n < self._infer_batch:
+            x = torch.cat([x, x[:1].expand(self._infer_batch - n, -1, -1, -1)])
         # freezing: inductor folds batch norm into the convolutions and pre-packs the weights
         # for oneDNN once, instead of reordering every weight on every call as eager does
         with torch.no_grad(), self.ctx.autocast(), inductor.patch(freezing=True):
-            return self._infer_G(x).float()
+            return self._infer_G(x).float()[:n]
 
     def translate(self, array: np.ndarray, options: Mapping[str, Any]) -> np.ndarray:
         """One input image (as stored) → the generated image (output bit depth)."""
