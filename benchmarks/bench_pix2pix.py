@@ -309,6 +309,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="Interleaved rounds (median).")
     parser.add_argument("--quality-steps", type=int, default=30)
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--infer-b1-only", action="store_true", help="Batch-1 inference only.")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/pix2pix.json")
     args = parser.parse_args()
     if args.quick:
@@ -335,7 +336,9 @@ def main() -> None:
     calibrate(G)
     result["infer_b1_256"] = bench_inference(G, 1, 256, args, compile_)
     show("inference, batch 1, 256²", result["infer_b1_256"], "img/s")
-    if not args.quick:
+    if args.infer_b1_only:
+        args.skip_train = True
+    elif not args.quick:
         result["infer_b4_256"] = bench_inference(G, 4, 256, args, compile_, light=True)
         show("inference, batch 4, 256²", result["infer_b4_256"], "img/s")
         result["infer_b1_512"] = bench_inference(G, 1, 512, args, compile_, light=True)

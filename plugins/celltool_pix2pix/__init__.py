@@ -46,7 +46,7 @@ def register_trainers(register):
                     Param(
                         "compile",
                         False,
-                        "torch.compile G with frozen weights: ~30 s once, then about 2x faster "
+                        "torch.compile G with frozen weights: ~30 s once, then 2-2.7x faster "
                         "on CPU (on by default when the run was trained with compile).",
                     ),
                 ),
