@@ -1,44 +1,62 @@
 """pix2pix speed: training iterations/s and inference images/s, unet_256 + PatchGAN-70, 256²,
 1 channel, batch 1, against a plain fp32 eager run of the same networks in the same invocation.
 
-Variants (each measured, each checked against fp32 for output quality):
-  fp32                  baseline: eager, contiguous, torch.no_grad at inference
-  channels_last         fp32, channels-last memory format
-  bf16                  bf16 autocast
-  bf16+cl               bf16 autocast + channels-last (+ inference_mode at inference)
-  bf16+cl+fused         ... + fused Adam (training only)
-  cl+compile            fp32 channels-last + torch.compile of G (skipped with --no-compile)
-  bf16+cl+compile       bf16 + channels-last + torch.compile of G
+Baseline ``fp32``: eager, contiguous tensors, ``torch.no_grad`` (inference) / foreach Adam
+(training), denormals NOT flushed. Every other variant is timed in the same rounds, interleaved
+with the baseline (round r runs every variant once), and the figures are medians over rounds:
+wall-clock rate and process CPU seconds per iteration (``time.process_time``, all threads; the
+steadier figure when other jobs share the cores). ``os.getloadavg()`` is recorded per round.
 
-Quality: inference variants report the PSNR of their output against the fp32 output (same
-weights, same input; images in [-1, 1] → range 2); training variants run the same steps from the
-same weights and data and report G_L1 after them next to fp32's.
+Inference variants (``G.eval()``; the networks' batch-norm running statistics are first
+calibrated on 8 random inputs so that eval-mode activations look like a trained model's):
+  fp32             baseline
+  cl               + channels-last, inference_mode
+  cl+bf16w         + weights and activations in bf16 (model.to(bfloat16))
+  cl+autocast      + bf16 autocast
+  jit_freeze       torch.jit.trace + freeze + optimize_for_inference (oneDNN prepacking)
+  compile          what ``celltool generate`` runs with ``compile = true, channels_last = true``:
+                   torch.compile (inductor) with freezing=True, channels-last, fp32
+  compile+bf16w    the same with bf16 weights
+Batch 4 at 256² and batch 1 at 512² (what generate feeds with tiles) run fp32, cl and compile.
+Training variants (``Pix2Pix.train_step``, the code ``celltool train`` runs):
+  fp32, cl (channels-last), bf16+cl (bf16 autocast, fp32 master weights), cl+fused (fused
+  Adam), cl+compile (torch.compile of G and D), bf16+cl+compile.
 
-    .venv/bin/python benchmarks/bench_pix2pix.py [--quick] [--device cpu|cuda]
+Quality: inference outputs against the fp32 output on the same input (max |Δ|, PSNR with range 2,
+SSIM of the tanh output mapped to 8 bits); training: the G_L1 / D losses of --quality-steps steps
+from identical weights and data against fp32's (dropout masks differ under torch.compile, whose
+RNG is its own, so compare the mean of the last steps rather than step-by-step values).
 
-Writes benchmarks/results/pix2pix.json. Medians over --repeats runs of --iters iterations.
+    .venv/bin/python benchmarks/bench_pix2pix.py            # full (~20 min on 2 shared cores)
+    .venv/bin/python benchmarks/bench_pix2pix.py --quick    # a few minutes, no torch.compile
+
+Writes benchmarks/results/pix2pix.json (or --out).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import os
 import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "plugins"))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-G_FLOPS_REF = 11.9e9  # the brief's figure for unet_256 (ngf 64, 1 channel, 256²) forward
+CL = torch.channels_last
 
 
-def make_trainer(variant: str, device: str):
+def make_trainer(variant: str, compile_: bool = False):
     from celltool_pix2pix import PARAMS
     from celltool_pix2pix.model import Pix2Pix
 
@@ -46,90 +64,210 @@ def make_trainer(variant: str, device: str):
 
     config = {p.name: p.default for p in PARAMS}
     config.update(epochs=200, batch_size=1, lr=2e-4, seed=0)
-    config["fused_adam"] = "fused" in variant
-    config["compile"] = "compile" in variant
-    bf16 = "bf16" in variant
+    parts = variant.split("+")
+    config["fused_adam"] = "fused" in parts
+    config["compile"] = compile_ or "compile" in parts
     ctx = Context(
-        device=torch.device(device),
-        precision="bf16" if bf16 else "fp32",
-        channels_last="cl" in variant.split("+") or variant == "channels_last",
+        device=torch.device("cpu"),
+        precision="bf16" if "bf16" in parts else "fp32",
+        channels_last="cl" in parts or variant == "compile",
     )
     torch.manual_seed(0)
     return Pix2Pix(config, DataInfo(1, 1, 8, (256, 256)), ctx)
 
 
-def batch(device: str, seed: int = 0) -> dict:
+def pair(seed: int, batch: int = 1, size: int = 256) -> dict:
     g = torch.Generator().manual_seed(seed)
-    a = (torch.rand(1, 1, 256, 256, generator=g) > 0.7).float() * 2 - 1
-    b = torch.tanh(torch.randn(1, 1, 256, 256, generator=g))
-    return {"input": a.to(device), "target": b.to(device)}
+    a = (torch.rand(batch, 1, size, size, generator=g) > 0.7).float() * 2 - 1
+    b = torch.tanh(torch.randn(batch, 1, size, size, generator=g))
+    return {"input": a, "target": b}
 
 
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+def calibrate(net: torch.nn.Module) -> None:
+    """Batch-norm running statistics from 8 random inputs (cumulative average)."""
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    net.train()
+    with torch.no_grad():
+        for s in range(8):
+            net(pair(100 + s)["input"])
+    for m in bns:
+        m.momentum = 0.1
+    net.eval()
 
 
-def time_train(variant: str, device: str, iters: int, warmup: int, repeats: int) -> dict:
-    trainer = make_trainer(variant, device)
-    trainer.train_mode(True)
-    data = [trainer.ctx.to_device(batch(device, s)) for s in range(4)]
-    for i in range(warmup):
-        trainer.train_step(data[i % 4])
-    rates = []
-    for _ in range(repeats):
-        sync(device)
-        t0 = time.perf_counter()
-        for i in range(iters):
-            trainer.train_step(data[i % 4])
-        sync(device)
-        rates.append(iters / (time.perf_counter() - t0))
-    # quality probe: the same 4 steps from fresh, identical weights
-    probe = make_trainer(variant, device)
-    probe.train_mode(True)
-    torch.manual_seed(1)
-    losses = [probe.train_step(d)["G_L1"] for d in data]
-    return {"it_per_s": statistics.median(rates), "runs": rates, "G_L1_after_4": losses[-1]}
+# -- timing ---------------------------------------------------------------------------------
+def timed(fn: Callable[[], object], iters: int) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) per call over ``iters`` calls."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(iters):
+        fn()
+    return (time.perf_counter() - w0) / iters, (time.process_time() - c0) / iters
 
 
-@torch.no_grad()
-def time_infer(variant: str, device: str, iters: int, warmup: int, repeats: int, ref=None):
-    trainer = make_trainer(variant, device)
-    trainer.train_mode(False)
-    x = trainer.ctx.to_device(batch(device, 9))["input"]
-    if variant == "fp32":
+def interleave(runs: dict[str, Callable], iters: int, rounds: int) -> dict:
+    """Time every variant once per round (A/B/A/B...); medians over rounds."""
+    wall: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
+    loads = []
+    for _ in range(rounds):
+        loads.append(round(os.getloadavg()[0], 2))
+        for name, fn in runs.items():
+            w, c = timed(fn, iters)
+            wall[name].append(w)
+            cpu[name].append(c)
+    out = {}
+    for name in runs:
+        w, c = statistics.median(wall[name]), statistics.median(cpu[name])
+        out[name] = {"s_per_it": w, "cpu_s_per_it": c, "wall_runs": wall[name], "per_s": 1 / w}
+    out["_loadavg_per_round"] = loads
+    return out
 
+
+def ratios(table: dict, base: str = "fp32") -> None:
+    b = table[base]
+    for name, r in table.items():
+        if not name.startswith("_"):
+            r["speedup_wall"] = b["s_per_it"] / r["s_per_it"]
+            r["speedup_cpu"] = b["cpu_s_per_it"] / r["cpu_s_per_it"]
+
+
+# -- quality --------------------------------------------------------------------------------
+def compare(out: torch.Tensor, ref: torch.Tensor) -> dict:
+    from skimage.metrics import structural_similarity
+
+    out, ref = out.float(), ref.float()
+    mse = float(((out - ref) ** 2).mean())
+    to8 = lambda t: np.round((t.clamp(-1, 1).numpy() + 1) * 127.5).astype(np.uint8)  # noqa: E731
+    a, b = to8(out), to8(ref)
+    ssim = min(
+        structural_similarity(a[i, c], b[i, c], data_range=255)
+        for i in range(a.shape[0])
+        for c in range(a.shape[1])
+    )
+    return {
+        "max_abs_diff": float((out - ref).abs().max()),
+        "psnr_db": 99.0 if mse == 0 else float(10 * np.log10(4 / mse)),
+        "ssim_8bit": float(ssim),
+        "max_8bit_diff": int(np.abs(a.astype(int) - b).max()),
+    }
+
+
+# -- inference ------------------------------------------------------------------------------
+def inference_runs(
+    G: torch.nn.Module, x: torch.Tensor, quick: bool, with_compile: bool, light: bool
+) -> dict:
+    """name → callable returning the output (``light``: fp32, cl and compile only)."""
+    runs: dict[str, Callable] = {}
+
+    def eager(net, inp, mode=torch.no_grad, autocast=False):
         def run():
-            return trainer.G(x).float()
-    else:
+            with mode(), torch.autocast("cpu", torch.bfloat16, enabled=autocast):
+                return net(inp)
 
-        def run():
-            return trainer.predict(x)
+        return run
 
-    for _ in range(warmup):
-        out = run()
-    rates = []
-    for _ in range(repeats):
-        sync(device)
-        t0 = time.perf_counter()
-        for _ in range(iters):
-            out = run()
-        sync(device)
-        rates.append(iters / (time.perf_counter() - t0))
-    result = {"img_per_s": statistics.median(rates), "runs": rates}
-    if ref is not None:
-        mse = float(((out.float().cpu() - ref) ** 2).mean())
-        result["psnr_vs_fp32_db"] = (
-            99.0 if mse == 0 else 10 * torch.log10(torch.tensor(4 / mse)).item()
-        )
-    return result, out.float().cpu()
+    runs["fp32"] = eager(G, x)
+    gcl, xcl = copy.deepcopy(G).to(memory_format=CL), x.contiguous(memory_format=CL)
+    runs["cl"] = eager(gcl, xcl, torch.inference_mode)
+    gb, xb = copy.deepcopy(gcl).to(torch.bfloat16), xcl.to(torch.bfloat16)
+    if not light:
+        runs["cl+bf16w"] = eager(gb, xb, torch.inference_mode)
+    if not (quick or light):
+        runs["cl+autocast"] = eager(gcl, xcl, torch.inference_mode, autocast=True)
+        with torch.no_grad():
+            traced = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(G, x)))
+        runs["jit_freeze"] = eager(traced, x)
+    if with_compile:
+        trainer = make_trainer("compile")
+        trainer.G.load_state_dict(G.state_dict())
+        trainer.train_mode(False)
+        runs["compile"] = lambda: trainer.predict(x)
+    if with_compile and not light:
+        gbc = torch.compile(copy.deepcopy(gb), dynamic=False)
+        import torch._inductor.config as inductor
+
+        def run_bc():
+            with torch.no_grad(), inductor.patch(freezing=True):
+                return gbc(xb)
+
+        runs["compile+bf16w"] = run_bc
+    return runs
+
+
+def bench_inference(G, batch: int, size: int, args, with_compile: bool, light=False) -> dict:
+    x = pair(9, batch, size)["input"]
+    runs = inference_runs(G, x, args.quick, with_compile, light)
+    quality = {}
+    first_call = {}
+    with torch.no_grad():
+        ref = G(x).float()
+    for name, fn in runs.items():  # warm-up (compilation; first calls are slow) and quality
+        first_call[name] = timed(fn, 1)[0]
+        timed(fn, 2)
+        quality[name] = compare(fn().float(), ref)
+    table = interleave(runs, args.iters, args.rounds)
+    ratios(table)
+    for name in runs:
+        r = table[name]
+        r["img_per_s"] = batch / r["s_per_it"]
+        r["GFLOP_per_s"] = r["img_per_s"] * G_FWD * (size / 256) ** 2 / 1e9
+        r["first_call_s"] = first_call[name]
+        r["quality_vs_fp32"] = quality[name]
+    return table
+
+
+# -- training -------------------------------------------------------------------------------
+def bench_training(args, variants: list[str]) -> dict:
+    data = [pair(s) for s in range(4)]
+    trainers, quality, first_step = {}, {}, {}
+    for v in variants:
+        probe = make_trainer(v)  # quality: identical weights, data and seed for every variant
+        probe.train_mode(True)
+        torch.manual_seed(1)
+        w0 = time.perf_counter()
+        losses = []
+        for i in range(args.quality_steps):
+            losses.append(probe.train_step(probe.ctx.to_device(data[i % 4])))
+            if i == 0:
+                first_step[v] = time.perf_counter() - w0
+        quality[v] = {k: [float(s[k]) for s in losses] for k in losses[0]}
+        trainers[v] = probe  # keep training the same object for the timing
+    runs = {}
+    for v, t in trainers.items():
+        batches = [t.ctx.to_device(d) for d in data]
+        counter = iter(range(10**9))
+        runs[v] = lambda t=t, b=batches, c=counter: t.train_step(b[next(c) % 4])
+    table = interleave(runs, args.iters, args.rounds)
+    ratios(table)
+    tail = max(1, args.quality_steps // 3)
+    ref = quality["fp32"]
+    for v in variants:
+        r, q = table[v], quality[v]
+        r["it_per_s"] = r["per_s"]
+        r["GFLOP_per_s"] = r["it_per_s"] * STEP_FLOPS / 1e9
+        r["first_step_s"] = first_step[v]
+        r["quality_vs_fp32"] = {
+            "steps": args.quality_steps,
+            "G_L1_mean_last": statistics.mean(q["G_L1"][-tail:]),
+            "fp32_G_L1_mean_last": statistics.mean(ref["G_L1"][-tail:]),
+            "G_L1_max_rel_diff_per_step": max(
+                abs(a - b) / abs(b) for a, b in zip(q["G_L1"], ref["G_L1"], strict=True)
+            ),
+            "D_fake_mean_last": statistics.mean(q["D_fake"][-tail:]),
+            "fp32_D_fake_mean_last": statistics.mean(ref["D_fake"][-tail:]),
+            "losses": q,
+        }
+    return table
 
 
 def flops() -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
-    trainer = make_trainer("fp32", "cpu")
-    x = batch("cpu")
+    trainer = make_trainer("fp32")
+    x = pair(0)
     with FlopCounterMode(display=False) as counter:
         trainer.G(x["input"])
     g_fwd = counter.get_total_flops()
@@ -138,59 +276,83 @@ def flops() -> dict:
     return {"G_forward": g_fwd, "train_step": counter.get_total_flops()}
 
 
+G_FWD, STEP_FLOPS = 11.9e9, 85.6e9  # replaced by the flop counter's figures in main()
+
+
+def show(title: str, table: dict, unit: str) -> None:
+    print(f"\n{title}  (load per round: {table['_loadavg_per_round']})", file=sys.stderr)
+    for name, r in table.items():
+        if name.startswith("_"):
+            continue
+        q = r.get("quality_vs_fp32", {})
+        qs = (
+            f"PSNR {q['psnr_db']:.1f} dB SSIM8 {q['ssim_8bit']:.4f}"
+            if "psnr_db" in q
+            else f"G_L1(last) {q['G_L1_mean_last']:.4f} vs {q['fp32_G_L1_mean_last']:.4f}"
+            if "G_L1_mean_last" in q
+            else ""
+        )
+        print(
+            f"  {name:14s} {r['per_s'] if unit == 'it/s' else r.get('img_per_s', 0):7.3f} {unit}"
+            f"  x{r['speedup_wall']:.2f} wall  x{r['speedup_cpu']:.2f} cpu"
+            f"  {r.get('GFLOP_per_s', 0):6.1f} GFLOP/s  {qs}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def main() -> None:
+    global G_FWD, STEP_FLOPS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="Few iterations, no compile.")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--iters", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--no-compile", action="store_true")
-    parser.add_argument("--variants", default="", help="Comma list (fp32 is always run).")
+    parser.add_argument("--quick", action="store_true", help="A few minutes: no torch.compile.")
+    parser.add_argument("--iters", type=int, default=3, help="Calls per timing.")
+    parser.add_argument("--rounds", type=int, default=5, help="Interleaved rounds (median).")
+    parser.add_argument("--quality-steps", type=int, default=30)
+    parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--infer-b1-only", action="store_true", help="Batch-1 inference only.")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/pix2pix.json")
     args = parser.parse_args()
-    iters, repeats, warmup = (2, 1, 1) if args.quick else (args.iters, args.repeats, 2)
-    variants = ["fp32", "channels_last", "bf16", "bf16+cl", "bf16+cl+fused"]
-    if not (args.quick or args.no_compile):
-        variants += ["cl+compile", "bf16+cl+compile"]
-    if args.variants:
-        variants = ["fp32"] + [v for v in args.variants.split(",") if v != "fp32"]
+    if args.quick:
+        args.iters, args.rounds, args.quality_steps = 2, 3, 6
+    import torch._dynamo.config as dynamo
+
+    dynamo.cache_size_limit = 64  # many compiled instances of the same forward in one process
     count = flops()
-    result = {
-        "device": args.device,
+    G_FWD, STEP_FLOPS = count["G_forward"], count["train_step"]
+    compile_ = not args.quick
+    result: dict = {
         "cpu": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "iters": iters,
-        "repeats": repeats,
+        "onednn": torch.backends.mkldnn.is_available(),
+        "iters": args.iters,
+        "rounds": args.rounds,
+        "quick": args.quick,
         "flops": count,
-        "note": "shared 2-core machine: timings noisy",
-        "train": {},
-        "infer": {},
+        "loadavg_start": os.getloadavg(),
+        "note": "2 cores shared with other jobs: wall timings noisy; cpu_s_per_it is steadier",
     }
-    ref = None
-    for v in variants:
-        r = time_train(v, args.device, iters, warmup, repeats)
-        r["GFLOP_per_s"] = r["it_per_s"] * count["train_step"] / 1e9
-        result["train"][v] = r
-        print(f"train {v:18s} {r['it_per_s']:.3f} it/s  G_L1 {r['G_L1_after_4']:.4f}", flush=True)
-    for v in variants:
-        if v == "bf16+cl+fused":
-            continue
-        r, out = time_infer(v, args.device, iters * 2, warmup, repeats, ref)
-        if v == "fp32":
-            ref = out
-        r["GFLOP_per_s"] = r["img_per_s"] * count["G_forward"] / 1e9
-        result["infer"][v] = r
-        print(
-            f"infer {v:18s} {r['img_per_s']:.3f} img/s {r.get('psnr_vs_fp32_db', '')}", flush=True
-        )
-    base_t, base_i = result["train"]["fp32"]["it_per_s"], result["infer"]["fp32"]["img_per_s"]
-    result["speedup_train"] = {k: v["it_per_s"] / base_t for k, v in result["train"].items()}
-    result["speedup_infer"] = {k: v["img_per_s"] / base_i for k, v in result["infer"].items()}
+    G = make_trainer("fp32").G
+    calibrate(G)
+    result["infer_b1_256"] = bench_inference(G, 1, 256, args, compile_)
+    show("inference, batch 1, 256²", result["infer_b1_256"], "img/s")
+    if args.infer_b1_only:
+        args.skip_train = True
+    elif not args.quick:
+        result["infer_b4_256"] = bench_inference(G, 4, 256, args, compile_, light=True)
+        show("inference, batch 4, 256²", result["infer_b4_256"], "img/s")
+        result["infer_b1_512"] = bench_inference(G, 1, 512, args, compile_, light=True)
+        show("inference, batch 1, 512²", result["infer_b1_512"], "img/s")
+    if not args.skip_train:
+        variants = ["fp32", "cl", "bf16+cl", "cl+fused"]
+        if compile_:
+            variants += ["cl+compile", "bf16+cl+compile"]
+        result["train"] = bench_training(args, variants)
+        show("training step, batch 1, 256²", result["train"], "it/s")
+    result["loadavg_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({"speedup_train": result["speedup_train"],
-                      "speedup_infer": result["speedup_infer"]}, indent=2))  # fmt: skip
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(args.out)
 
 
 if __name__ == "__main__":
