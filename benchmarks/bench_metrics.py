@@ -77,7 +77,8 @@ def main() -> None:
         "pairs": args.pairs,
         "repeats": args.repeats,
         "metrics": IMAGE_METRICS,
-        "note": "2 shared cores while others worked: noisy; medians over repeats",
+        "load_avg_1min_at_start": round(os.getloadavg()[0], 2),
+        "note": "medians over repeats; noisy when the load average exceeds the core count",
     }
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
