@@ -60,14 +60,18 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if total == 0 else float(2 * (a & b).sum() / total)
 
 
-def lpips_model():
-    """LPIPS (AlexNet) only if its backbone weights are already on disk; else None."""
-    hub = Path.home() / ".cache" / "torch" / "hub" / "checkpoints"
-    if not any(hub.glob("alexnet-*.pth")):
-        return None
-    import lpips
+def lpips_available() -> bool:
+    """Whether celltool finds LPIPS (alex) backbone weights offline (``--lpips-weights`` /
+    CELLTOOL_LPIPS_WEIGHTS, a prepared file, or torchvision's cache)."""
+    from celltool_metrics.lpips_metric import find_weights
 
-    return lpips.LPIPS(net="alex", verbose=False)
+    from celltool.errors import CelltoolError
+
+    try:
+        find_weights("alex")
+        return True
+    except CelltoolError:
+        return False
 
 
 def train_and_generate(pairs: Path, work: Path, direction: str, args) -> tuple[Path, float]:
@@ -154,7 +158,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     pairs = build_pairs(args.data, args.work / "pairs")
     result = {"budget": vars(args) | {"data": str(args.data), "work": str(args.work)}}
-    metric = lpips_model()
+    metric = lpips_available()
     for direction in ("sketch2image", "image2sketch"):
         gen, seconds = train_and_generate(pairs, args.work, direction, args)
         scores, lp = [], []
@@ -164,16 +168,10 @@ def main() -> None:
             fake = read_image(gen / f"{i:03d}.png")
             if direction == "sketch2image":
                 scores.append(ssim(fake, real))
-                if metric is not None:
-                    import torch
+                if metric:
+                    from celltool_metrics.lpips_metric import lpips_distance
 
-                    def t(a):
-                        return (
-                            torch.from_numpy(a / 127.5 - 1).float()[None, None].repeat(1, 3, 1, 1)
-                        )
-
-                    with torch.no_grad():
-                        lp.append(float(metric(t(fake), t(real))))
+                    lp.append(lpips_distance(real, fake, data_range=255.0))
             else:
                 scores.append(dice(fake, mask))
         key = "mask2image_ssim" if direction == "sketch2image" else "image2mask_dice"
