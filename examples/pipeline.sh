@@ -18,16 +18,7 @@ run=$(celltool train pix2pix "$pairs" -o "$out/run" --epochs 1 --netG unet_64 --
 generated=$(celltool generate "$run" "$pairs" -o "$out/generated" --overwrite)
 
 # how close are the generated images to the real held-out ones? (real halves of the test pairs)
-python3 - "$pairs/test" "$out/real" <<'PY'
-import sys
-from pathlib import Path
-from celltool.imageio import list_images, read_image, write_image
-src, dst = Path(sys.argv[1]), Path(sys.argv[2])
-dst.mkdir(exist_ok=True)
-for f in list_images(src):
-    pair = read_image(f)
-    write_image(dst / f.name, pair[:, : pair.shape[1] // 2])
-PY
+python3 -c 'import sys; from celltool.commands.evaluate import held_out_images as h; h(sys.argv[1], sys.argv[2])' "$pairs" "$out/real"
 metrics=$(celltool evaluate "$out/real" "$generated" --data-range 255 -m psnr,ssim,mae)
 
 echo "$sim"

@@ -652,12 +652,24 @@ def add(app: typer.Typer) -> None:
         emit(prepare(source, output))
 
 
+def held_out_images(pairs: Path, out: Path, split: str = "test") -> Path:
+    """The real images of a side-by-side pairs split (the left halves of its [image | sketch]
+    files), written to ``out`` under the same names as ``celltool generate`` gives its outputs."""
+    from celltool.imageio import write_image
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in list_images(Path(pairs) / split):
+        pair = read_image(path)
+        write_image(out / path.name, pair[:, : pair.shape[1] // 2])
+    return out
+
+
 def demo_stage(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> Path:
     """Evaluate what the demo made: its segmentation against the simulated ground truth
     (``evaluate-segment``), and its generated images against the real held-out images of the
     split (``evaluate``, returned)."""
     from celltool.executor import ExecutorSpec
-    from celltool.imageio import write_image
 
     spec = ExecutorSpec("serial")
     evaluate_folders(
@@ -668,13 +680,7 @@ def demo_stage(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> P
         spec=spec,
         table=False,
     )
-    # The held-out real images are the left halves of the test split's [image | sketch] files,
-    # named like the generated images.
-    real = out / "evaluate-inputs" / "real"
-    real.mkdir(parents=True, exist_ok=True)
-    for generated in list_images(results["generate"]):
-        pair = read_image(Path(results["split"]) / "test" / generated.name)
-        write_image(real / generated.name, pair[:, : pair.shape[1] // 2])
+    real = held_out_images(results["split"], out / "evaluate-inputs" / "real")
     return evaluate_folders(
         real, results["generate"], out / "evaluate", spec=spec, data_range=255.0, table=False
     )
