@@ -3,14 +3,17 @@
 Train on frames 000–159, start from frame 160 (its image and real mask), generate 39 steps and
 compare the 40-frame sequences (frame 160 + steps 1..39) with the real frames 160–199, for:
 
-- ``dual``   the temporal model (celltool train dual),
-- ``seed``   the seed's behaviour (celltool train dual --variant seed: sketch → image → sketch),
-- ``repeat`` frame 160 repeated (no motion, no growth).
+- ``dual``     the temporal model (celltool train dual) with its fitted stochastic motion model
+               (generate's default, ``--motion fitted``), --samples sequences, metrics averaged,
+- ``dual-net`` the same run with its motion network (``--motion net``),
+- ``seed``     the seed's behaviour (celltool train dual --variant seed: sketch → image → sketch),
+- ``repeat``   frame 160 repeated (no motion, no growth).
 
 Metrics are the evaluate branch's sequence metrics (celltool_metrics.sequence) on the images:
 Farnebäck flow magnitude/cosine, Otsu object count/coverage, per-step SSIM (and LPIPS when
 backbone weights are available); mask coverage and object count are also measured on the
-model's sketches against the real masks with the same ``objects`` function. Frames are
+generated sketches (the sketch each frame was rendered from) against the real masks with the
+same ``objects`` function. Frames are
 downscaled to --size px (INTER_AREA; masks: area then > 127) into --work (never into the repo).
 
     .venv/bin/python benchmarks/bench_dual.py --size 128 --epochs 4 --seed-epochs 4
@@ -34,7 +37,13 @@ TIMELAPSE = next(
     REPO.parent / "shared",
 ) / "data" / "timelapse"  # fmt: skip
 RESULTS = REPO / "benchmarks" / "results"
-COLOURS = {"real": (0, 0, 0), "dual": (200, 60, 0), "seed": (0, 140, 0), "repeat": (0, 0, 220)}
+COLOURS = {
+    "real": (0, 0, 0),
+    "dual": (200, 60, 0),
+    "dual-net": (200, 0, 200),
+    "seed": (0, 140, 0),
+    "repeat": (0, 0, 220),
+}
 
 
 def prepare(work: Path, size: int) -> tuple[Path, Path]:
@@ -82,12 +91,15 @@ def train_variant(pairs: Path, run: Path, variant: str, args: argparse.Namespace
     return time.perf_counter() - t0
 
 
-def generate(run: Path, start: Path, start_mask: Path, steps: int):
+def generate(
+    run: Path, start: Path, start_mask: Path, steps: int, motion: str = "auto", seed: int = 0
+):
     from celltool.imageio import read_image
     from celltool.training.generate import load_trainer
 
     model, _ = load_trainer(run, device="cpu")
-    opts = {"tile": 0, "overlap": 0, "blend": "cosine", "batch_size": 4}
+    opts = {"tile": 0, "overlap": 0, "blend": "cosine", "batch_size": 4, "motion": motion}
+    opts["seed"] = seed
     frames = model.rollout(read_image(start), steps, opts, read_image(start_mask))
     return [im for im, _ in frames], [sk for _, sk in frames]
 
@@ -110,6 +122,22 @@ def evaluate(real, real_masks, gen, gen_masks, lpips_weights: str | None) -> dic
         ]
         out["lpips"] = {"step_lpips": float(np.mean(curve)), "curves": {"step_lpips": curve}}
     return out
+
+
+def mean_of(results: list[dict]) -> dict:
+    """Element-wise mean of several samples' metric dicts (numbers and lists of numbers)."""
+
+    def avg(values: list):
+        first = values[0]
+        if isinstance(first, dict):
+            return {k: avg([v[k] for v in values]) for k in first}
+        if isinstance(first, list):
+            return [avg(list(items)) for items in zip(*values, strict=True)]
+        if isinstance(first, bool | str) or first is None:
+            return first
+        return float(np.mean(values))
+
+    return avg(results)
 
 
 def bars(m: dict, tolerance: float = 0.2) -> dict:
@@ -171,8 +199,9 @@ def main() -> None:
     parser.add_argument("--ngf", type=int, default=16)
     parser.add_argument("--rollout", type=int, default=3)
     parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=39)
+    parser.add_argument("--samples", type=int, default=5, help="sequences of the fitted model")
     parser.add_argument("--work", type=Path, default=Path("/tmp/celltool-bench-dual"))
     parser.add_argument(
         "--lpips-weights",
@@ -180,6 +209,11 @@ def main() -> None:
         help="LPIPS backbone weights (see celltool lpips-weights); LPIPS is skipped without",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "dual.json")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse the runs in --work (generation and metrics only)",
+    )
     args = parser.parse_args()
     if not (TIMELAPSE / "images").is_dir():
         sys.exit(f"bench_dual: the time-lapse is not at {TIMELAPSE}")
@@ -196,22 +230,33 @@ def main() -> None:
     first = 160
     real = [read_image(images / f"{first + k:03d}.png") for k in range(args.steps + 1)]
     real_masks = [read_image(masks / f"{first + k:03d}.png") for k in range(args.steps + 1)]
-    sequences = {"repeat": ([real[0]] * (args.steps + 1), [real_masks[0]] * (args.steps + 1))}
+    repeat = ([real[0]] * (args.steps + 1), [real_masks[0]] * (args.steps + 1))
     timing = {}
-    for variant in ("dual", "seed"):
+    # the fitted motion model is stochastic: --samples sequences (seeds 0..n-1), metrics averaged
+    methods = {"dual": ("dual", "fitted"), "dual-net": ("dual", "net"), "seed": ("seed", "auto")}
+    samples = {"repeat": [repeat]}
+    for name, (variant, motion) in methods.items():
         run = args.work / f"run-{variant}"
-        timing[f"train_{variant}_s"] = train_variant(pairs, run, variant, args)
+        if f"train_{variant}_s" not in timing and not args.reuse:
+            timing[f"train_{variant}_s"] = train_variant(pairs, run, variant, args)
+            print(f"{variant}: trained {timing[f'train_{variant}_s']:.0f} s", file=sys.stderr)
         t0 = time.perf_counter()
-        gen, gen_masks = generate(
-            run, images / f"{first:03d}.png", masks / f"{first:03d}.png", args.steps
-        )
-        timing[f"generate_{variant}_s"] = time.perf_counter() - t0
-        sequences[variant] = ([real[0], *gen], [real_masks[0], *gen_masks])
-        print(f"{variant}: trained {timing[f'train_{variant}_s']:.0f} s", file=sys.stderr)
+        samples[name] = []
+        for seed in range(args.samples if motion == "fitted" else 1):
+            gen, gen_masks = generate(
+                run, images / f"{first:03d}.png", masks / f"{first:03d}.png", args.steps,
+                motion, seed,
+            )  # fmt: skip
+            samples[name].append(([real[0], *gen], [real_masks[0], *gen_masks]))
+        timing[f"generate_{name}_s"] = time.perf_counter() - t0
     results = {}
-    for name, (gen, gen_masks) in sequences.items():
-        results[name] = evaluate(real, real_masks, gen, gen_masks, args.lpips_weights or None)
+    for name, runs in samples.items():
+        each = [evaluate(real, real_masks, g, gm, args.lpips_weights or None) for g, gm in runs]
+        results[name] = mean_of(each)
         results[name]["bars"] = bars(results[name])
+        results[name]["samples"] = len(each)
+        if len(each) > 1:
+            results[name]["per_sample_bars"] = [bars(e) for e in each]
     curves = {
         "SSIM vs real frame": {k: v["per_step"]["curves"]["step_ssim"] for k, v in results.items()},
         "flow magnitude (px/frame)": {
@@ -275,7 +320,7 @@ def table(results: dict) -> str:
             f"| {name} | {mo['flow_magnitude_generated']:.3f} ({mo['flow_magnitude_real']:.3f}) "
             f"| {mo['flow_cosine']:.3f} "
             f"| {om['coverage_generated'][-1]:.4f} ({om['coverage_real'][-1]:.4f}) "
-            f"| {om['object_count_generated'][-1]} ({om['object_count_real'][-1]}) "
+            f"| {om['object_count_generated'][-1]:.1f} ({om['object_count_real'][-1]:.0f}) "
             f"| {m['per_step']['step_ssim']:.3f} | {lp} | {met} |"
         )
     return "\n".join(lines)

@@ -131,19 +131,51 @@ def test_temporal_gan_term_reaches_the_render_generator(toy):
 
 
 def test_dual_learns_the_motion_direction_and_seed_does_not(toy, runs):
+    """The motion network and the fitted motion model both move the toy cells right at about
+    the real speed; the seed variant's iteration does not move them."""
     from celltool.training.generate import load_trainer
 
     opts = {"tile": 0, "overlap": 0, "blend": "cosine", "batch_size": 4}
     start = read_image(toy / "toy" / "images" / "t023.png")
     real = [read_image(toy / "toy" / "images" / f"t{23 + k:03d}.png") for k in range(7)]
     dx = {}
-    for variant, run in runs.items():
-        model, _ = load_trainer(run, device="cpu")
-        dx[variant] = _mean_dx([start] + [im for im, _ in model.rollout(start, 6, opts)])
+    for name, variant, motion in (
+        ("net", "dual", "net"), ("fitted", "dual", "fitted"), ("seed", "seed", "auto")
+    ):  # fmt: skip
+        model, _ = load_trainer(runs[variant], device="cpu")
+        frames = model.rollout(start, 6, {**opts, "motion": motion})
+        dx[name] = _mean_dx([start] + [im for im, _ in frames])
     real_dx = _mean_dx(real)
     assert real_dx > 1.5
-    assert dx["dual"] > 0.5 * real_dx, dx  # moves right, at about the real speed
+    assert dx["net"] > 0.5 * real_dx, dx  # moves right, at about the real speed
+    assert dx["fitted"] > 0.5 * real_dx, dx
     assert abs(dx["seed"]) < 0.25 * real_dx, dx  # the seed's iteration does not move cells
+
+
+def test_fitted_motion_model_is_stored_and_selectable(toy, runs, tmp_path):
+    """The run's config holds the motion model fitted to the training frames (toy: +2 px/frame
+    in x); --motion picks it or the network; the manifest says which; seeds reproduce."""
+    config = json.loads((runs["dual"] / "config.json").read_text())
+    fitted = config["data_info"]["motion_model"]
+    assert 1.0 < fitted["drift_x"] < 2.4 and abs(fitted["drift_y"]) < 0.3
+    start = tmp_path / "start"
+    start.mkdir()
+    (start / "t023.png").write_bytes((toy / "toy" / "images" / "t023.png").read_bytes())
+    outs = {}
+    for name, extra in (("a", []), ("b", []), ("c", ["--seed", "1"]), ("net", ["--motion", "net"])):
+        out = tmp_path / name
+        res = cli("generate", str(runs["dual"]), str(start), "--steps", "3", "-o", str(out), *extra)
+        assert res.returncode == 0, res.stderr
+        outs[name] = [read_image(out / "sketches" / f"t023_step{k:04d}.png") for k in (1, 2, 3)]
+        facts = json.loads((out / "celltool.json").read_text())["facts"]
+        assert facts["motion"] == ("net" if name == "net" else "fitted")
+    assert all(np.array_equal(a, b) for a, b in zip(outs["a"], outs["b"], strict=True))
+    assert not all(np.array_equal(a, c) for a, c in zip(outs["a"], outs["c"], strict=True))
+    # the written sketches are the ones the frames were rendered from: binary masks
+    assert set(np.unique(outs["a"][0])) <= {0, 255}
+    res = cli("generate", str(runs["seed"]), str(start), "--steps", "2", "--motion", "fitted",
+              "-o", str(tmp_path / "s"))  # fmt: skip
+    assert res.returncode == 0, res.stderr  # the seed variant has its own recursion
 
 
 def test_generate_steps_writes_named_sequence(toy, runs, tmp_path):

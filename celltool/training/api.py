@@ -141,7 +141,7 @@ class GenerateJob:
 
     ``inputs``: the input folders; ``out``: the (partial) output folder to write into;
     ``options``: the resolved generate options (``tile``, ``overlap``, ``blend``,
-    ``batch_size``, ``dropout``, ``steps``, ``between`` and the model's own
+    ``batch_size``, ``dropout``, ``steps``, ``between``, ``seed`` and the model's own
     ``info["generate_params"]``).
     """
 

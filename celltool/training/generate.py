@@ -59,7 +59,9 @@ def generate_folder(
     component = plugins.get("trainers", record["model"])
     folder = OutputFolder(out, inputs=[run, *inputs], overwrite=overwrite)
     with folder as work:
-        job = GenerateJob(inputs=list(inputs), out=work, options=dict(options), ctx=trainer.ctx)
+        job = GenerateJob(
+            inputs=list(inputs), out=work, options={**options, "seed": seed}, ctx=trainer.ctx
+        )
         facts = dict(trainer.generate(job))
         kind = facts.pop("kind", "generated")
         folder.manifest = make_manifest(

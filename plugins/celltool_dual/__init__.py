@@ -44,6 +44,13 @@ PARAMS = tuple(p for p in DATA_PARAMS if p.name != "direction") + (
 
 GENERATE_PARAMS = (
     Param(
+        "motion",
+        "auto",
+        "How sketches move: fitted (the stochastic motion model fitted to the training frames), "
+        "net (the motion network), auto (fitted when the run has one, else net).",
+        choices=("auto", "fitted", "net"),
+    ),
+    Param(
         "start_sketches",
         "",
         "Folder of sketches of the start frames (same stems); default: the sketch model's.",

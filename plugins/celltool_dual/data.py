@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ class SequenceDataset:
         self.sketch_channels = channels_of(sketch)
         self.size = image.shape[:2]
 
-    @property
+    @cached_property
     def info(self) -> dict[str, Any]:
         return {
             "in_channels": self.sketch_channels,
@@ -132,7 +133,25 @@ class SequenceDataset:
             "n_train": len(self.windows),
             "window": self.length,
             "chains": len(self.chains),
+            "motion_model": self.fit_motion(),
         }
+
+    def fit_motion(self, limit: int = 400) -> dict[str, float] | None:
+        """The stochastic motion model (``celltool_dual.motion``) fitted to the longest chain
+        (at most ``limit`` frames), or None when the sketches are not binary masks."""
+        from celltool_dual.motion import fit_motion
+
+        chain = max(self.chains, key=len)[:limit]
+        if len(chain) < 3 or self.image_channels != 1 or self.sketch_channels != 1:
+            return None
+        images, masks = [], []
+        for frame in chain:
+            image, sketch = self._read(frame)
+            if len(np.unique(sketch)) > 2:
+                return None
+            images.append(image)
+            masks.append(sketch > sketch.min())
+        return fit_motion(images, masks).as_dict()
 
     def __len__(self) -> int:
         return len(self.windows)

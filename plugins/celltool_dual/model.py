@@ -213,31 +213,77 @@ class Dual(Trainer):
         ).cpu()
 
     def step(self, x: torch.Tensor, s: torch.Tensor, options: Mapping[str, Any]):
-        """One recursion step from (image_t, sketch state_t) → (image_t+1, sketch state_t+1,
-        sketch of image_t+1). dual: the state is the motion model's sketch; seed: S(R(s))."""
+        """One recursion step with the motion network from (image_t, sketch_t) →
+        (image_t+1, sketch_t+1). dual: s ← M(s, x), x ← R(s, x); seed: s ← S(R(s)), x ← R(s)."""
         if self.variant == "seed":
             s = self._net(self.S, self._net(self.R, s, options), options)
-            return self._net(self.R, s, options), s, s
+            return self._net(self.R, s, options), s
         s = self._net(self.M, torch.cat([s, x]), options)
-        x = self._net(self.R, torch.cat([s, x]), options)
-        return x, s, self._net(self.S, x, options)
+        return self._net(self.R, torch.cat([s, x]), options), s
+
+    def motion_mode(self, options: Mapping[str, Any]) -> str:
+        """``fitted`` or ``net`` for dual (``--motion``; auto = fitted when the run has a fitted
+        motion model), ``seed`` for the seed variant."""
+        if self.variant == "seed":
+            return "seed"
+        wanted = str(options.get("motion") or "auto")
+        has_fitted = bool(self.info.extra.get("motion_model"))
+        if wanted == "fitted" and not has_fitted:
+            raise UsageError(
+                "--motion fitted: this run has no fitted motion model (it needs binary mask "
+                "sketches and 1-channel frames); use --motion net"
+            )
+        if wanted == "auto":
+            return "fitted" if has_fitted else "net"
+        return wanted
 
     def rollout(
-        self, image: np.ndarray, steps: int, options: Mapping[str, Any], sketch=None
+        self,
+        image: np.ndarray,
+        steps: int,
+        options: Mapping[str, Any],
+        sketch: np.ndarray | None = None,
+        index: int = 0,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """``steps`` generated (image, sketch) pairs from a start image (as stored) and its
-        sketch (as stored; default: the sketch model's)."""
+        sketch (as stored; default: the sketch model's). Each sketch is the one its image was
+        rendered from. ``index`` numbers the sequence (fitted motion draws from
+        ``numpy.random.default_rng([seed, index])``)."""
         x = self._to_tensor(image, self.ci, self.info.bit_depth)
         s = (
             self._net(self.S, x, options)
             if sketch is None
             else self._to_tensor(sketch, self.cs, self._sketch_depth(sketch))
         )
-        out = []
+        if self.motion_mode(options) == "fitted":
+            rng = np.random.default_rng([int(options.get("seed", 0)), index])
+            frames = self._rollout_fitted(x, s, steps, options, rng)
+        else:
+            frames = []
+            for _ in range(steps):
+                x, s = self.step(x, s, options)
+                frames.append((x, s))
+        return [(self._to_array(x, self.info.bit_depth), self._to_array(s, 8)) for x, s in frames]
+
+    def _rollout_fitted(
+        self, x: torch.Tensor, s: torch.Tensor, steps: int, options: Mapping[str, Any], rng
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Sketches move under the fitted stochastic motion model; each frame is
+        R(sketch_t+1, the start frame carried along by the motion so far). Carrying the start
+        frame rather than feeding R its own last output keeps the real frame's texture and
+        does not pile up R's smoothing (docs/dual.md has the measured comparison)."""
+        from celltool_dual.motion import MotionModel, MotionSampler
+
+        model = MotionModel.from_dict(self.info.extra["motion_model"])
+        sampler = MotionSampler(model, s[0].numpy() > 0, rng)
+        start = x[0].numpy()
+        frames = []
         for _ in range(steps):
-            x, s, sketch_of_x = self.step(x, s, options)
-            out.append((self._to_array(x, self.info.bit_depth), self._to_array(sketch_of_x, 8)))
-        return out
+            mask = sampler.step()
+            s = torch.from_numpy(np.where(mask, 1.0, -1.0).astype(np.float32)[None])
+            carried = torch.from_numpy(sampler.warp(start)[None])
+            frames.append((self._net(self.R, torch.cat([s, carried]), options), s))
+        return frames
 
     def sketch_of(self, image: np.ndarray, options: Mapping[str, Any]) -> np.ndarray:
         """The sketch model's sketch of one image (as stored) → uint8."""
@@ -305,11 +351,11 @@ class Dual(Trainer):
             starts = [p for folder in job.inputs for p in list_images(folder)]
             if not starts:
                 raise CelltoolError("holds no start images", job.inputs[0])
-            for path in track(starts, len(starts), "generate"):
+            for index, path in enumerate(track(starts, len(starts), "generate")):
                 if path.stem in sequences:
                     raise CelltoolError(f"two start images named '{path.stem}'", path.parent)
                 sketch = _read(_sketch_of(path, sketch_dir)) if sketch_dir else None
-                sequences[path.stem] = self.rollout(_read(path), steps, opts, sketch)
+                sequences[path.stem] = self.rollout(_read(path), steps, opts, sketch, index)
         width = max(4, len(str(steps)))
         for name, frames in sequences.items():
             for k, (image, sketch) in enumerate(frames, start=1):
@@ -321,6 +367,7 @@ class Dual(Trainer):
             "sequences": sorted(sequences),
             "steps": steps,
             "mode": "between" if opts.get("between") else "rollout",
+            "motion": self.motion_mode(opts),
             "parts": {"images": "images", "sketches": "sketches"},
             "names": f"<sequence>_step<{width} digits>.png, steps 1..N after the start frame",
             "bit_depth": self.info.bit_depth,
