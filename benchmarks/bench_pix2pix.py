@@ -16,11 +16,14 @@ calibrated on 8 random inputs so that eval-mode activations look like a trained 
   jit_freeze       torch.jit.trace + freeze + optimize_for_inference (oneDNN prepacking)
   compile          what ``celltool generate`` runs with ``compile = true, channels_last = true``:
                    torch.compile (inductor) with freezing=True, channels-last, fp32
-  compile+bf16w    the same with bf16 weights
-Batch 4 at 256² and batch 1 at 512² (what generate feeds with tiles) run fp32, cl and compile.
+  compile+bf16     what ``celltool generate --compile --precision bf16`` runs: the same with a
+                   bf16 copy of the generator (weights and activations)
+Batch 4 at 256² and batch 1 at 512² (what generate feeds with tiles) run fp32, cl, compile and
+compile+bf16.
 Training variants (``Pix2Pix.train_step``, the code ``celltool train`` runs):
   fp32, cl (channels-last), bf16+cl (bf16 autocast, fp32 master weights), cl+fused (fused
-  Adam), cl+compile (torch.compile of G and D), bf16+cl+compile.
+  Adam), bf16+cl+fused, cl+compile (torch.compile of G and D), bf16+cl+compile,
+  bf16+cl+fused+compile (``--variants a,b`` picks some; ``--train-only`` skips inference).
 
 Quality: inference outputs against the fp32 output on the same input (max |Δ|, PSNR with range 2,
 SSIM of the tanh output mapped to 8 bits); training: the G_L1 / D losses of --quality-steps steps
@@ -159,7 +162,7 @@ def compare(out: torch.Tensor, ref: torch.Tensor) -> dict:
 def inference_runs(
     G: torch.nn.Module, x: torch.Tensor, quick: bool, with_compile: bool, light: bool
 ) -> dict:
-    """name → callable returning the output (``light``: fp32, cl and compile only)."""
+    """name → callable returning the output (``light``: fp32, cl and the compiled ones only)."""
     runs: dict[str, Callable] = {}
 
     def eager(net, inp, mode=torch.no_grad, autocast=False):
@@ -185,15 +188,11 @@ def inference_runs(
         trainer.G.load_state_dict(G.state_dict())
         trainer.train_mode(False)
         runs["compile"] = lambda: trainer.predict(x)
-    if with_compile and not light:
-        gbc = torch.compile(copy.deepcopy(gb), dynamic=False)
-        import torch._inductor.config as inductor
-
-        def run_bc():
-            with torch.no_grad(), inductor.patch(freezing=True):
-                return gbc(xb)
-
-        runs["compile+bf16w"] = run_bc
+    if with_compile:
+        fastest = make_trainer("bf16+cl+compile")
+        fastest.G.load_state_dict(G.state_dict())
+        fastest.train_mode(False)
+        runs["compile+bf16"] = lambda: fastest.predict(x)
     return runs
 
 
@@ -310,6 +309,10 @@ def main() -> None:
     parser.add_argument("--quality-steps", type=int, default=30)
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--infer-b1-only", action="store_true", help="Batch-1 inference only.")
+    parser.add_argument("--train-only", action="store_true", help="Training variants only.")
+    parser.add_argument(
+        "--variants", default="", help="Comma-separated training variants (default: all)."
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/pix2pix.json")
     args = parser.parse_args()
     if args.quick:
@@ -334,19 +337,22 @@ def main() -> None:
     }
     G = make_trainer("fp32").G
     calibrate(G)
-    result["infer_b1_256"] = bench_inference(G, 1, 256, args, compile_)
-    show("inference, batch 1, 256²", result["infer_b1_256"], "img/s")
+    if not args.train_only:
+        result["infer_b1_256"] = bench_inference(G, 1, 256, args, compile_)
+        show("inference, batch 1, 256²", result["infer_b1_256"], "img/s")
     if args.infer_b1_only:
         args.skip_train = True
-    elif not args.quick:
+    elif not (args.quick or args.train_only):
         result["infer_b4_256"] = bench_inference(G, 4, 256, args, compile_, light=True)
         show("inference, batch 4, 256²", result["infer_b4_256"], "img/s")
         result["infer_b1_512"] = bench_inference(G, 1, 512, args, compile_, light=True)
         show("inference, batch 1, 512²", result["infer_b1_512"], "img/s")
     if not args.skip_train:
-        variants = ["fp32", "cl", "bf16+cl", "cl+fused"]
+        variants = ["fp32", "cl", "bf16+cl", "cl+fused", "bf16+cl+fused"]
         if compile_:
-            variants += ["cl+compile", "bf16+cl+compile"]
+            variants += ["cl+compile", "bf16+cl+compile", "bf16+cl+fused+compile"]
+        if args.variants:
+            variants = ["fp32"] + [v for v in args.variants.split(",") if v != "fp32"]
         result["train"] = bench_training(args, variants)
         show("training step, batch 1, 256²", result["train"], "it/s")
     result["loadavg_end"] = os.getloadavg()

@@ -76,8 +76,6 @@ def lpips_available() -> bool:
 
 def train_and_generate(pairs: Path, work: Path, direction: str, args) -> tuple[Path, float]:
     from celltool import plugins
-    from celltool.commands.generate import resolve_generate_options
-    from celltool.training.generate import generate_folder
     from celltool.training.loop import resolve_config, train
 
     run = work / f"run-{direction}"
@@ -103,12 +101,44 @@ def train_and_generate(pairs: Path, work: Path, direction: str, args) -> tuple[P
     if not (args.skip_train and (run / "checkpoints" / "latest.pt").exists()):
         train(component, pairs, run, config, overwrite=True)
     seconds = time.time() - t0
+    return generate(run, pairs, work / f"gen-{direction}"), seconds
+
+
+def generate(run: Path, pairs: Path, out: Path, precision: str = "fp32", compile_=False) -> Path:
+    from celltool.commands.generate import resolve_generate_options
+    from celltool.training.generate import generate_folder
+
     opts = resolve_generate_options("pix2pix", {})
-    opts.update(steps=0, between=None)
-    gen = generate_folder(
-        run, [pairs], work / f"gen-{direction}", options=opts, device="cpu", overwrite=True
+    opts.update(steps=0, between=None, compile=compile_)
+    return generate_folder(
+        run, [pairs], out, options=opts, device="cpu", precision=precision, overwrite=True
     )
-    return gen, seconds
+
+
+def scores(data: Path, gen: Path, direction: str, metric: bool) -> dict:
+    """mask → image SSIM (and LPIPS), or image → mask Dice, of the generated frames 160–199."""
+    from celltool.imageio import read_image
+
+    values, lp = [], []
+    for i in range(160, 200):
+        real = read_image(data / "images" / f"{i:03d}.png")
+        mask = ((read_image(data / "masks" / f"{i:03d}.png") > 127) * 255).astype(np.uint8)
+        fake = read_image(gen / f"{i:03d}.png")
+        if direction == "sketch2image":
+            values.append(ssim(fake, real))
+            if metric:
+                from celltool_metrics.lpips_metric import lpips_distance
+
+                lp.append(lpips_distance(real, fake, data_range=255.0))
+        else:
+            values.append(dice(fake, mask))
+    if direction != "sketch2image":
+        return {"image2mask_dice": float(np.mean(values))}
+    out = {"mask2image_ssim": float(np.mean(values))}
+    out["mask2image_lpips"] = float(np.mean(lp)) if lp else None
+    if not lp:
+        out["lpips_note"] = "LPIPS weights not found offline; not computed"
+    return out
 
 
 def baselines(data: Path) -> dict:
@@ -148,6 +178,9 @@ def main() -> None:
         "--out", type=Path, default=REPO / "benchmarks/results/pix2pix_quality.json"
     )
     parser.add_argument("--baselines", action="store_true", help="Only the model-free baselines.")
+    parser.add_argument(
+        "--fast", action="store_true", help="Also generate with --precision bf16 --compile."
+    )
     args = parser.parse_args()
     from celltool.imageio import read_image
 
@@ -161,26 +194,19 @@ def main() -> None:
     metric = lpips_available()
     for direction in ("sketch2image", "image2sketch"):
         gen, seconds = train_and_generate(pairs, args.work, direction, args)
-        scores, lp = [], []
-        for i in range(160, 200):
-            real = read_image(args.data / "images" / f"{i:03d}.png")
-            mask = ((read_image(args.data / "masks" / f"{i:03d}.png") > 127) * 255).astype(np.uint8)
-            fake = read_image(gen / f"{i:03d}.png")
-            if direction == "sketch2image":
-                scores.append(ssim(fake, real))
-                if metric:
-                    from celltool_metrics.lpips_metric import lpips_distance
-
-                    lp.append(lpips_distance(real, fake, data_range=255.0))
-            else:
-                scores.append(dice(fake, mask))
-        key = "mask2image_ssim" if direction == "sketch2image" else "image2mask_dice"
-        result[key] = float(np.mean(scores))
+        result.update(scores(args.data, gen, direction, metric))
         result[f"{direction}_train_seconds"] = round(seconds, 1)
-        if direction == "sketch2image":
-            result["mask2image_lpips"] = float(np.mean(lp)) if lp else None
-            if not lp:
-                result["lpips_note"] = "LPIPS weights not found offline; not computed"
+        if args.fast:  # the fastest inference path on the same run, against the fp32 output
+            t0 = time.time()
+            fast = generate(args.work / f"run-{direction}", pairs,
+                            args.work / f"gen-{direction}-fast", "bf16", True)  # fmt: skip
+            entry = scores(args.data, fast, direction, metric)
+            entry[f"{direction}_generate_seconds"] = round(time.time() - t0, 1)
+            entry[f"{direction}_ssim_to_fp32_output"] = float(np.mean([
+                ssim(read_image(fast / f"{i:03d}.png"), read_image(gen / f"{i:03d}.png"))
+                for i in range(160, 200)
+            ]))  # fmt: skip
+            result.setdefault("bf16_compile", {}).update(entry)
         print(json.dumps({k: v for k, v in result.items() if k != "budget"}), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
