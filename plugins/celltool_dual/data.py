@@ -151,7 +151,7 @@ class SequenceDataset:
                 return None
             images.append(image)
             masks.append(sketch > sketch.min())
-        return fit_motion(images, masks).as_dict()
+        return fit_motion(images, masks, data_range=2.0**self.bit_depth - 1).as_dict()
 
     def __len__(self) -> int:
         return len(self.windows)

@@ -37,16 +37,9 @@ from celltool_dual.data import SequenceDataset
 def interpolate_masks(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
     """Shape interpolation of two boolean masks: the zero level of the signed distance maps
     blended ``(1 − weight)·d_a + weight·d_b`` (weight 0 → a, 1 → b)."""
-    from scipy import ndimage
+    from celltool_dual.motion import signed_distance
 
-    def signed(mask: np.ndarray) -> np.ndarray:
-        if not mask.any():
-            return np.full(mask.shape, 1e6)
-        if mask.all():
-            return np.full(mask.shape, -1e6)
-        return ndimage.distance_transform_edt(~mask) - ndimage.distance_transform_edt(mask)
-
-    return ((1 - weight) * signed(a) + weight * signed(b)) < 0
+    return ((1 - weight) * signed_distance(a) + weight * signed_distance(b)) < 0
 
 
 class Dual(Trainer):

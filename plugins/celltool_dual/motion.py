@@ -100,19 +100,18 @@ def _spatial_scale(fields: Sequence[np.ndarray], regions: Sequence[np.ndarray]) 
     return float(lag / np.sqrt(-4.0 * np.log(min(corr, 0.999))))
 
 
-def fit_motion(images: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> MotionModel:
-    """Fit a :class:`MotionModel` to consecutive 2D frames (uint8/uint16 or float in [0, 1]
-    scale-free: Farnebäck sees them normalised) and their boolean cell masks."""
-    import cv2
+def fit_motion(
+    images: Sequence[np.ndarray], masks: Sequence[np.ndarray], data_range: float = 255.0
+) -> MotionModel:
+    """Fit a :class:`MotionModel` to consecutive 2D frames (values in [0, ``data_range``]) and
+    their boolean cell masks. The flow is the one ``celltool evaluate``'s sequence metrics
+    measure (``celltool_metrics.sequence.flows``: Farnebäck with the same parameters)."""
+    from celltool_metrics.sequence import flows
     from scipy import ndimage
 
     if len(images) < 3 or len(images) != len(masks):
         raise ValueError("fit_motion needs 3 or more frames and a mask for each")
-    gray = [_to_uint8(x) for x in images]
-    fields = [
-        cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
-        for a, b in zip(gray[:-1], gray[1:], strict=True)
-    ]
+    fields = flows(images, data_range)
     regions = [ndimage.binary_dilation(np.asarray(m, bool)) for m in masks[:-1]]
     shifts = np.array([np.median(f.reshape(-1, 2), axis=0) for f in fields])
     jitter = shifts - shifts.mean(axis=0)
@@ -185,15 +184,6 @@ def _simulated_rates(model: MotionModel, masks: Sequence[np.ndarray]) -> tuple[f
         cover_rates.append(_log_rate([m.mean() for m in frames]))
         count_rates.append(_log_rate([count_objects(m) for m in frames]))
     return float(np.mean(cover_rates)), float(np.mean(count_rates))
-
-
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x)
-    if x.dtype == np.uint8:
-        return x
-    x = x.astype(np.float64)
-    lo, hi = float(x.min()), float(x.max())
-    return np.round((x - lo) / (hi - lo if hi > lo else 1.0) * 255).astype(np.uint8)
 
 
 def signed_distance(mask: np.ndarray) -> np.ndarray:
