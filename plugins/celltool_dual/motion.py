@@ -39,7 +39,9 @@ from typing import Any
 
 import numpy as np
 
-MIN_OBJECT = 10  # px: smaller components are not counted as cells (as celltool evaluate)
+# numpy only; cells are counted and flow is measured as celltool evaluate does
+from celltool_metrics.sequence import MIN_OBJECT_SIZE as MIN_OBJECT
+from celltool_metrics.sequence import count_objects, flows
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,6 @@ class MotionModel:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MotionModel:
         return cls(**{k: float(data[k]) for k in cls.__dataclass_fields__ if k in data})
-
-
-def count_objects(mask: np.ndarray) -> int:
-    """Cells in a boolean mask: 8-connected components of at least MIN_OBJECT px."""
-    from scipy import ndimage
-
-    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
-    return int(np.count_nonzero(np.bincount(labels.ravel())[1:] >= MIN_OBJECT))
 
 
 def _log_rate(values: Sequence[float]) -> float:
@@ -106,7 +100,6 @@ def fit_motion(
     """Fit a :class:`MotionModel` to consecutive 2D frames (values in [0, ``data_range``]) and
     their boolean cell masks. The flow is the one ``celltool evaluate``'s sequence metrics
     measure (``celltool_metrics.sequence.flows``: Farnebäck with the same parameters)."""
-    from celltool_metrics.sequence import flows
     from scipy import ndimage
 
     if len(images) < 3 or len(images) != len(masks):

@@ -12,6 +12,8 @@ import numpy as np
 
 from celltool_metrics import image
 
+MIN_OBJECT_SIZE = 10  # px: smaller foreground components are not counted as objects
+
 FARNEBACK = dict(
     pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0
 )
@@ -108,27 +110,31 @@ def foreground(frame: np.ndarray) -> np.ndarray:
     return frame > threshold_otsu(frame)
 
 
+def count_objects(mask: np.ndarray, min_object_size: int = MIN_OBJECT_SIZE) -> int:
+    """Objects in a boolean mask: 8-connected components of at least ``min_object_size`` px."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    return int(np.count_nonzero(np.bincount(labels.ravel())[1:] >= min_object_size))
+
+
 def objects(
     real: Sequence[np.ndarray],
     gen: Sequence[np.ndarray],
     *,
     data_range: float,
-    min_object_size: int = 10,
+    min_object_size: int = MIN_OBJECT_SIZE,
 ) -> dict[str, object]:
     """Object count (Otsu foreground, 8-connected components ≥ ``min_object_size`` px) and
     foreground coverage (fraction of pixels) per frame; scalars are mean |generated − real|
     over frames."""
-    from scipy import ndimage
-
     _check(real, gen)
 
     def curves(frames: Sequence[np.ndarray]) -> tuple[list[int], list[float]]:
         counts, cover = [], []
         for f in frames:
             mask = foreground(f)
-            lab, n = ndimage.label(mask, structure=np.ones((3, 3)))
-            sizes = np.bincount(lab.ravel())[1:]
-            counts.append(int(np.count_nonzero(sizes >= min_object_size)))
+            counts.append(count_objects(mask, min_object_size))
             cover.append(float(mask.mean()))
         return counts, cover
 
