@@ -1,0 +1,204 @@
+"""Speed experiments behind docs/training.md's reading of bench_pix2pix.py (unet_256 +
+PatchGAN-70, 256², batch 1), none of which became an option:
+
+- ``profile``: torch.profiler's top operators over 3 training steps, fp32 and the fastest
+  training variant (bf16 autocast + channels-last + fused Adam);
+- ``inner-fp32``: that variant with the U-Net's inner levels (from the first level whose down
+  convolution has ≥ 512, 256 or 128 input channels) run in fp32, i.e. without autocast's
+  weight casts there; interleaved rounds against fp32 and bf16 throughout, in one process;
+- ``int8``: post-training int8 quantization (torch.ao FX graph mode, x86 engine, calibrated on
+  8 training masks) of a trained run's generator (``--run``, e.g. a mask → image run of
+  quality_pix2pix.py with ``--ngf 64``), with and without its transposed convolutions
+  quantized: SSIM to the real frames and to the fp32 output on frames 160–199 (four 256² tiles
+  per 512² frame), and batch-1 speed against fp32 eager.
+
+    .venv/bin/python benchmarks/pix2pix_experiments.py profile
+    .venv/bin/python benchmarks/pix2pix_experiments.py inner-fp32 --rounds 4
+    .venv/bin/python benchmarks/pix2pix_experiments.py int8 --run /tmp/q64b/run-sketch2image
+
+Writes benchmarks/results/pix2pix_experiments_<name>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+RESULTS = REPO / "benchmarks" / "results"
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from bench_pix2pix import interleave, make_trainer, pair  # noqa: E402
+
+
+def _steps(trainer, n: int = 4) -> list:
+    trainer.train_mode(True)
+    return [trainer.ctx.to_device(pair(s)) for s in range(n)]
+
+
+def profile(args) -> dict:
+    out = {}
+    for variant in ("fp32", "bf16+cl+fused"):
+        trainer = make_trainer(variant)
+        batches = _steps(trainer)
+        for i in range(3):  # warm-up
+            trainer.train_step(batches[i % 4])
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for i in range(3):
+                trainer.train_step(batches[i % 4])
+        rows = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+        total = sum(e.self_cpu_time_total for e in rows)
+        out[variant] = {
+            "self_cpu_ms_per_step": total / 3e3,
+            "top": [
+                {"op": e.key, "share": e.self_cpu_time_total / total, "calls": e.count}
+                for e in rows[:8]
+            ],
+        }
+        print(variant, f"{total / 3e3:.0f} ms/step", file=sys.stderr)
+        for row in out[variant]["top"]:
+            print(f"  {row['share']:6.1%}  {row['op']}", file=sys.stderr)
+    return out
+
+
+def _inner_fp32(trainer, min_in: int) -> str:
+    """Run the first non-outermost U-Net level whose down convolution takes ≥ min_in channels
+    (and every level inside it) with autocast off."""
+    from celltool_pix2pix.networks import UnetBlock
+
+    for block in trainer.G.modules():
+        if isinstance(block, UnetBlock) and not block.outermost:
+            down = block.model[1]
+            if down.in_channels >= min_in:
+                forward = block.forward
+
+                def fp32(x, forward=forward):
+                    with torch.autocast(x.device.type, enabled=False):
+                        return forward(x.float())
+
+                block.forward = fp32
+                return f"{down.in_channels}→{down.out_channels}"
+    raise ValueError(f"no U-Net level takes {min_in} channels")
+
+
+def inner_fp32(args) -> dict:
+    runs, levels = {}, {}
+    for name, variant, min_in in (
+        ("fp32", "fp32", 0),
+        ("bf16+cl+fused", "bf16+cl+fused", 0),
+        ("inner fp32 from 512", "bf16+cl+fused", 512),
+        ("inner fp32 from 256", "bf16+cl+fused", 256),
+        ("inner fp32 from 128", "bf16+cl+fused", 128),
+    ):
+        trainer = make_trainer(variant)
+        if min_in:
+            levels[name] = _inner_fp32(trainer, min_in)
+        batches = _steps(trainer)
+        for i in range(3):
+            trainer.train_step(batches[i % 4])
+        counter = iter(range(10**9))
+        runs[name] = lambda t=trainer, b=batches, c=counter: t.train_step(b[next(c) % 4])
+    table = interleave(runs, args.iters, args.rounds)
+    base = table["fp32"]["s_per_it"]
+    out = {"first_fp32_level": levels, "load_per_round": table.pop("_loadavg_per_round")}
+    for name, row in table.items():
+        out[name] = {"it_per_s": 1 / row["s_per_it"], "x_fp32": base / row["s_per_it"]}
+        print(f"{name:22s} {1 / row['s_per_it']:.2f} it/s  ×{base / row['s_per_it']:.2f}",
+              file=sys.stderr)  # fmt: skip
+    return out
+
+
+def int8(args) -> dict:
+    from quality_pix2pix import ssim
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    from celltool.imageio import read_image
+    from celltool.training.generate import load_trainer
+
+    torch.backends.quantized.engine = "x86"
+    data = Path(args.data)
+    model, _ = load_trainer(Path(args.run), device="cpu")
+    model.train_mode(False)
+    G = model.G.eval()
+
+    def unit(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(array.astype(np.float32) / 127.5 - 1)[None, None]
+
+    def mask(i: int) -> np.ndarray:
+        return ((read_image(data / "masks" / f"{i:03d}.png") > 127) * 255).astype(np.uint8)
+
+    calibration = [unit(mask(i))[..., :256, :256] for i in range(0, 160, 20)]
+
+    def quantize(keep_deconv_fp32: bool):
+        mapping = get_default_qconfig_mapping("x86")
+        if keep_deconv_fp32:
+            mapping = mapping.set_object_type(torch.nn.ConvTranspose2d, None)
+        prepared = prepare_fx(copy.deepcopy(G), mapping, example_inputs=(calibration[0],))
+        with torch.no_grad():
+            for x in calibration:
+                prepared(x)
+        return convert_fx(prepared)
+
+    def frame(net, m: np.ndarray) -> np.ndarray:
+        u, out = unit(m), torch.zeros(1, 1, *m.shape)
+        with torch.no_grad():
+            for r in range(0, m.shape[0], 256):
+                for c in range(0, m.shape[1], 256):
+                    out[..., r : r + 256, c : c + 256] = net(u[..., r : r + 256, c : c + 256])
+        return np.clip(np.rint((out[0, 0].numpy() + 1) * 127.5), 0, 255).astype(np.uint8)
+
+    def seconds(net, x, n: int = 5) -> float:
+        with torch.no_grad():
+            net(x)
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    net(x)
+                times.append((time.perf_counter() - t0) / n)
+        return statistics.median(times)
+
+    x = calibration[0]
+    out = {"run": str(args.run), "fp32_s_per_img": seconds(G, x)}
+    fp32 = {i: frame(G, mask(i)) for i in range(160, 200)}
+    real = {i: read_image(data / "images" / f"{i:03d}.png") for i in range(160, 200)}
+    out["fp32_ssim_to_real"] = float(np.mean([ssim(fp32[i], real[i]) for i in real]))
+    for name, keep in (("int8 all", False), ("int8, transposed convs fp32", True)):
+        net = quantize(keep)
+        frames = {i: frame(net, mask(i)) for i in range(160, 200)}
+        out[name] = {
+            "x_fp32": out["fp32_s_per_img"] / seconds(net, x),
+            "ssim_to_real": float(np.mean([ssim(frames[i], real[i]) for i in real])),
+            "ssim_to_fp32_output": float(np.mean([ssim(frames[i], fp32[i]) for i in real])),
+        }
+        print(name, out[name], file=sys.stderr)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("name", choices=("profile", "inner-fp32", "int8"))
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--iters", type=int, default=3)
+    parser.add_argument("--run", default="", help="int8: a trained pix2pix mask → image run")
+    parser.add_argument("--data", default=str(REPO.parent / "shared/data/timelapse"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    if args.name == "int8" and not args.run:
+        sys.exit("int8 needs --run (a trained mask → image pix2pix run)")
+    result = {"profile": profile, "inner-fp32": inner_fp32, "int8": int8}[args.name](args)
+    path = RESULTS / f"pix2pix_experiments_{args.name.replace('-', '_')}.json"
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(path)
+
+
+if __name__ == "__main__":
+    main()
