@@ -99,13 +99,15 @@ def _process_map(func: Callable, items: Iterable, workers: int) -> Iterator[Any]
                 lambda it: pool.submit(func, it), lambda f: f.result(), items, 2 * workers
             )
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Drop what has not started and wait for what has: a running item still writes
+            # into the step's partial folder, which the caller deletes once this returns.
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
 
 
 def _dask_map(func: Callable, items: Iterable, workers: int, address: str | None) -> Iterator[Any]:
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client, LocalCluster, wait
     except ImportError:
         raise UsageError(
             "the dask executor needs dask.distributed: pip install 'celltool[dask]'"
@@ -118,13 +120,20 @@ def _dask_map(func: Callable, items: Iterable, workers: int, address: str | None
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
         )
         client = Client(cluster)
+    window = 2 * max(workers, 1)
+    recent: deque = deque(maxlen=window)  # holds every future still in flight
+
+    def submit(item: Any) -> Any:
+        recent.append(client.submit(func, item, pure=False))
+        return recent[-1]
+
     try:
-        yield from _bounded(
-            lambda it: client.submit(func, it, pure=False),
-            lambda f: f.result(),
-            items,
-            2 * max(workers, 1),
-        )
+        yield from _bounded(submit, lambda f: f.result(), items, window)
+    except BaseException:
+        # As for processes: let items in flight finish before the partial folder goes (dask
+        # cannot tell a queued task from a running one, and cancelling does not stop either).
+        wait(list(recent))
+        raise
     finally:
         client.close()
         if cluster is not None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import filecmp
+import functools
 import os
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -73,6 +75,36 @@ def test_serial_process_and_worker_counts_give_identical_folders(tmp_path):
             a, b = read_manifest(ref / part), read_manifest(tmp_path / name / part)
             for key in ("kind", "params", "seed", "facts"):
                 assert a[key] == b[key]
+
+
+def _fail_first_finish_second(folder: Path, index: int) -> int:
+    if index == 0:
+        time.sleep(0.2)  # the other item is surely running by now
+        raise ValueError("deliberate failure")
+    time.sleep(0.8)
+    (folder / f"{index}.done").write_text("late write")
+    return index
+
+
+def failing_midway(folder: Path, spec: ExecutorSpec) -> None:
+    func = functools.partial(_fail_first_finish_second, folder)
+    with pytest.raises(ValueError, match="deliberate failure"):
+        list(imap(func, range(2), spec, 2))
+    # the error comes back only once the running item is done: a step deletes its partial
+    # folder right after, and a late write would leave it behind (a race CI once hit)
+    assert (folder / "1.done").read_text() == "late write"
+
+
+def test_process_failure_waits_for_running_items(tmp_path):
+    failing_midway(tmp_path, ExecutorSpec("process", 2))
+
+
+def test_dask_failure_waits_for_running_items(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        failing_midway(tmp_path, ExecutorSpec("dask", 2, scheduler=cluster.scheduler_address))
 
 
 def test_dask_local_cluster_gives_identical_folder(tmp_path):
