@@ -12,6 +12,8 @@ calibrated on 8 random inputs so that eval-mode activations look like a trained 
   fp32             baseline
   cl               + channels-last, inference_mode
   cl+bf16w         + weights and activations in bf16 (model.to(bfloat16))
+  gemm             fp32 with --gemm-convs (small-map convolutions as one GEMM)
+  cl+bf16w+gemm    what ``celltool generate --precision bf16`` runs (no compile)
   cl+autocast      + bf16 autocast
   jit_freeze       torch.jit.trace + freeze + optimize_for_inference (oneDNN prepacking)
   compile          what ``celltool generate`` runs with ``compile = true, channels_last = true``:
@@ -20,10 +22,12 @@ calibrated on 8 random inputs so that eval-mode activations look like a trained 
                    bf16 copy of the generator (weights and activations)
 Batch 4 at 256² and batch 1 at 512² (what generate feeds with tiles) run fp32, cl, compile and
 compile+bf16.
-Training variants (``Pix2Pix.train_step``, the code ``celltool train`` runs):
-  fp32, cl (channels-last), bf16+cl (bf16 autocast, fp32 master weights), cl+fused (fused
-  Adam), bf16+cl+fused, cl+compile (torch.compile of G and D), bf16+cl+compile,
-  bf16+cl+fused+compile (``--variants a,b`` picks some; ``--train-only`` skips inference).
+Training variants (``Pix2Pix.train_step``, the code ``celltool train`` runs), named by their
+parts (see make_trainer): fp32 (torch's kernels, foreach Adam: the baseline), gemm, bf16+cl
+(autocast), bf16+cl+fused, bf16+cl+fused+gemm, bf16+cl+fused+gemm+master (what ``celltool train
+--precision bf16 --channels-last --fused-adam --master-weights`` runs; --gemm-convs is on by
+default), and with torch.compile bf16+cl+fused+compile, bf16+cl+fused+gemm+master+compile
+(``--variants a,b`` picks any combination; ``--train-only`` skips inference).
 
 Quality: inference outputs against the fp32 output on the same input (max |Δ|, PSNR with range 2,
 SSIM of the tanh output mapped to 8 bits); training: the G_L1 / D losses of --quality-steps steps
@@ -60,10 +64,14 @@ CL = torch.channels_last
 
 
 def make_trainer(variant: str, compile_: bool = False):
+    """The trainer ``celltool train`` builds for a variant: parts ``bf16`` (autocast), ``cl``
+    (channels-last inputs), ``fused`` (fused Adam), ``compile``, ``gemm`` (--gemm-convs; every
+    other variant runs torch's convolution kernels), ``master`` (--master-weights)."""
     from celltool_pix2pix import PARAMS
     from celltool_pix2pix.model import Pix2Pix
 
     from celltool.training.api import Context, DataInfo
+    from celltool.training.master import MasterWeights
 
     config = {p.name: p.default for p in PARAMS}
     config.update(epochs=200, batch_size=1, lr=2e-4, seed=0)
@@ -74,9 +82,13 @@ def make_trainer(variant: str, compile_: bool = False):
         device=torch.device("cpu"),
         precision="bf16" if "bf16" in parts else "fp32",
         channels_last="cl" in parts or variant == "compile",
+        gemm_convs="gemm" in parts,
+        master=MasterWeights(torch.bfloat16) if "master" in parts else None,
     )
     torch.manual_seed(0)
-    return Pix2Pix(config, DataInfo(1, 1, 8, (256, 256)), ctx)
+    trainer = Pix2Pix(config, DataInfo(1, 1, 8, (256, 256)), ctx)
+    ctx.adopt(trainer.optimizers.values())
+    return trainer
 
 
 def pair(seed: int, batch: int = 1, size: int = 256) -> dict:
@@ -178,6 +190,11 @@ def inference_runs(
     gb, xb = copy.deepcopy(gcl).to(torch.bfloat16), xcl.to(torch.bfloat16)
     if not light:
         runs["cl+bf16w"] = eager(gb, xb, torch.inference_mode)
+        from celltool.training.convs import use_gemm_convs
+
+        runs["gemm"] = eager(use_gemm_convs(copy.deepcopy(G)), x, torch.inference_mode)
+        gbg = use_gemm_convs(copy.deepcopy(gb))
+        runs["cl+bf16w+gemm"] = eager(gbg, xb, torch.inference_mode)  # generate --precision bf16
     if not (quick or light):
         runs["cl+autocast"] = eager(gcl, xcl, torch.inference_mode, autocast=True)
         with torch.no_grad():
@@ -348,9 +365,10 @@ def main() -> None:
         result["infer_b1_512"] = bench_inference(G, 1, 512, args, compile_, light=True)
         show("inference, batch 1, 512²", result["infer_b1_512"], "img/s")
     if not args.skip_train:
-        variants = ["fp32", "cl", "bf16+cl", "cl+fused", "bf16+cl+fused"]
+        variants = ["fp32", "gemm", "bf16+cl", "bf16+cl+fused", "bf16+cl+fused+gemm"]
+        variants += ["bf16+cl+fused+gemm+master"]
         if compile_:
-            variants += ["cl+compile", "bf16+cl+compile", "bf16+cl+fused+compile"]
+            variants += ["bf16+cl+fused+compile", "bf16+cl+fused+gemm+master+compile"]
         if args.variants:
             variants = ["fp32"] + [v for v in args.variants.split(",") if v != "fp32"]
         result["train"] = bench_training(args, variants)

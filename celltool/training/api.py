@@ -18,7 +18,7 @@ A trainer component's target is a ``Trainer`` subclass. The framework calls, in 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,9 @@ class Context:
     world_size: int = 1
     seed: int = 0
     scaler: Any = None  # torch.amp.GradScaler for fp16, else None
-    channels_last: bool = False
+    channels_last: bool = False  # activations (inputs) channels-last; weights stay plain
+    gemm_convs: bool = False  # small-map CPU convolutions as one GEMM (training.convs)
+    master: Any = None  # training.master.MasterWeights with --master-weights, else None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,18 +74,45 @@ class Context:
 
     def prepare(self, net: torch.nn.Module) -> torch.nn.Module:
         """Make a freshly built network ready: synced batch norm under torchrun, on the
-        device, channels-last when enabled, rank 0's initial weights on every process.
-        Call it BEFORE building the network's optimizer (Trainer.add_network does)."""
+        device, GEMM convolutions on CPU, rank 0's initial weights on every process,
+        bf16 working weights with fp32 masters with --master-weights. Call it BEFORE building
+        the network's optimizer (Trainer.add_network does).
+
+        Channels-last applies to the inputs (``to_device``) only: convolutions then run
+        channels-last, while the weights keep the plain layout — channels-last weights made
+        fused Adam copy every one of them each step (it steps contiguous tensors) and made
+        the gradient casts strided copies (benchmarks/bench_pix2pix.py, docs/training.md)."""
         if self.distributed:
             from celltool.training.dist import broadcast_module, sync_batch_norm
 
             net = sync_batch_norm(net, self.device)
         net = net.to(self.device)
-        if self.channels_last:
-            net = net.to(memory_format=torch.channels_last)
+        if self.gemm_convs and self.device.type == "cpu":
+            from celltool.training.convs import use_gemm_convs
+
+            use_gemm_convs(net)
         if self.distributed:
             broadcast_module(net)
+        if self.master is not None:
+            self.master.convert(net)
         return net
+
+    def adopt(self, optimizers: Iterable[torch.optim.Optimizer]) -> None:
+        """Point freshly built optimizers at the fp32 master weights (with --master-weights;
+        the framework calls it once the trainer is built, before any checkpoint is loaded)."""
+        if self.master is not None:
+            for optimizer in optimizers:
+                self.master.adopt(optimizer)
+
+    def state_dict(self, net: torch.nn.Module) -> dict[str, Any]:
+        """A network's weights for a checkpoint (fp32 masters with --master-weights)."""
+        return net.state_dict() if self.master is None else self.master.state_dict(net)
+
+    def load_state_dict(self, net: torch.nn.Module, state: Mapping[str, Any]) -> None:
+        if self.master is None:
+            net.load_state_dict(state)
+        else:
+            self.master.load_state_dict(net, state)
 
     def backward(self, loss: torch.Tensor) -> None:
         """``loss.backward()``, through the fp16 grad scaler when there is one."""
@@ -93,7 +122,11 @@ class Context:
             loss.backward()
 
     def step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Average gradients over processes (torchrun), then step (through the scaler)."""
+        """Average gradients over processes (torchrun), then step (through the scaler).
+        With master weights: working grads → master grads, step the masters, masters →
+        working weights."""
+        if self.master is not None:
+            self.master.grads_to_masters(optimizer)
         if self.distributed:
             from celltool.training.dist import average_gradients
 
@@ -102,6 +135,8 @@ class Context:
             self.scaler.step(optimizer)
         else:
             optimizer.step()
+        if self.master is not None:
+            self.master.masters_to_weights(optimizer)
 
 
 @dataclass

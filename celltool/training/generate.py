@@ -24,7 +24,9 @@ def load_trainer(
     """The trained model of a run, in eval mode, on ``device``; and the run record."""
     record = read_run(run)
     component = plugins.get("trainers", record["model"])
+    # generation runs the fp32 weights a checkpoint holds (masters included) at --precision
     config = {**record["config"], "device": device, "precision": precision}
+    config["master_weights"] = False
     ctx = make_context({**config, "deterministic": True})
     ctx.world_size, ctx.rank = 1, 0  # generation is one process
     trainer = component.load()(config, DataInfo.from_dict(record["data_info"]), ctx)

@@ -124,6 +124,13 @@ def make_context(config: Mapping[str, Any]) -> Context:
     if precision == "fp16" and device.type != "cuda":
         raise UsageError("--precision fp16 needs a CUDA device; use bf16 on CPU")
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+    master = None
+    if config.get("master_weights"):
+        if precision != "bf16":
+            raise UsageError("--master-weights needs --precision bf16")
+        from celltool.training.master import MasterWeights
+
+        master = MasterWeights(torch.bfloat16)
     ctx = Context(
         device=device,
         precision=precision,
@@ -132,6 +139,8 @@ def make_context(config: Mapping[str, Any]) -> Context:
         seed=int(config.get("seed", 0)),
         scaler=scaler,
         channels_last=bool(config.get("channels_last", False)),
+        gemm_convs=bool(config.get("gemm_convs", False)),
+        master=master,
     )
     if world > 1:
         dist.init(device)
@@ -178,7 +187,7 @@ def save_checkpoint(
         **(extra or {}),
         "format": 1,
         "position": position,
-        "networks": {k: v.state_dict() for k, v in trainer.networks.items()},
+        "networks": {k: trainer.ctx.state_dict(v) for k, v in trainer.networks.items()},
         "optimizers": {k: v.state_dict() for k, v in trainer.optimizers.items()},
         "schedulers": {k: v.state_dict() for k, v in trainer.schedulers.items()},
         "scaler": trainer.ctx.scaler.state_dict() if trainer.ctx.scaler is not None else None,
@@ -204,7 +213,7 @@ def load_networks(trainer: Trainer, state: Mapping[str, Any], path: Path) -> Non
     for name, net in trainer.networks.items():
         if name not in state["networks"]:
             raise CelltoolError(f"checkpoint has no network '{name}'", path)
-        net.load_state_dict(state["networks"][name])
+        trainer.ctx.load_state_dict(net, state["networks"][name])
 
 
 def restore(trainer: Trainer, state: Mapping[str, Any], path: Path) -> dict[str, int]:
@@ -313,6 +322,7 @@ def train(
     data_info = DataInfo.from_dict(dataset.info)
     record["data_info"] = data_info.as_dict()
     trainer = cls(config, data_info, ctx)
+    ctx.adopt(trainer.optimizers.values())
     if not resume and ctx.is_main:
         start_run(run, overwrite)  # bad data or options leave no run folder behind
     position = {"epoch": 0, "step_in_epoch": 0, "global_step": 0}

@@ -11,6 +11,18 @@ FRAMEWORK_PARAMS: tuple[Param, ...] = (
     Param("lr", 0.0, "Learning rate (0: the model's default)."),
     Param("device", "auto", "auto | cpu | cuda | cuda:N."),
     Param("precision", "fp32", "Autocast precision.", choices=("fp32", "bf16", "fp16")),
+    Param(
+        "master_weights",
+        False,
+        "With --precision bf16: bf16 weights, fp32 master copies in the optimizers (autocast's "
+        "numbers without its per-forward weight casts; faster on CPU).",
+    ),
+    Param(
+        "gemm_convs",
+        True,
+        "On CPU, run convolutions over at most 64 positions (a U-Net's inner levels) as one "
+        "matrix product, 3-7x faster there than the convolution kernels.",
+    ),
     Param("seed", 0, "Random seed: weights, data order, augmentation, dropout."),
     Param("workers", 0, "Data-loader worker processes (0: load in the main process)."),
     Param("save_every", 10, "Keep a checkpoint every N epochs (latest is always kept; 0: none)."),
