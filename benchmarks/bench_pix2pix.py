@@ -317,6 +317,56 @@ def show(title: str, table: dict, unit: str) -> None:
         )
 
 
+def invocations(args) -> None:
+    """Run the training benchmark in ``args.invocations`` fresh processes; per variant, the
+    median, min and max of the in-process ratios against fp32."""
+    import subprocess
+    import tempfile
+
+    if not args.train_only:
+        raise SystemExit("--invocations needs --train-only")
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.invocations):
+            out = Path(tmp) / f"{i}.json"
+            argv = _drop_option(_drop_option(sys.argv[1:], "--invocations"), "--out")
+            subprocess.run([sys.executable, __file__, *argv, "--out", str(out)], check=True)
+            runs.append(json.loads(out.read_text()))
+    summary: dict = {}
+    for variant in runs[0]["train"]:
+        if variant.startswith("_"):
+            continue
+        wall = [r["train"][variant]["speedup_wall"] for r in runs]
+        cpu = [r["train"][variant]["speedup_cpu"] for r in runs]
+        rate = [r["train"][variant]["it_per_s"] for r in runs]
+        summary[variant] = {
+            "speedup_wall": wall,
+            "speedup_wall_median": statistics.median(wall),
+            "speedup_cpu_median": statistics.median(cpu),
+            "it_per_s": rate,
+        }
+        spread = f"(min {min(wall):.2f}, max {max(wall):.2f})"
+        rates = [round(x, 2) for x in rate]
+        print(f"  {variant:34s} x{statistics.median(wall):.2f} wall {spread}  it/s {rates}")
+    result = {"invocations": args.invocations, "argv": sys.argv[1:], "summary": summary}
+    result["runs"] = runs
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(args.out)
+
+
+def _drop_option(argv: list[str], option: str) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == option:
+            skip = True
+        elif not a.startswith(option + "="):
+            out.append(a)
+    return out
+
+
 def main() -> None:
     global G_FWD, STEP_FLOPS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -330,8 +380,18 @@ def main() -> None:
     parser.add_argument(
         "--variants", default="", help="Comma-separated training variants (default: all)."
     )
+    parser.add_argument(
+        "--invocations",
+        type=int,
+        default=1,
+        help="With --train-only: run it N times, each in a fresh process, and report the "
+        "spread of the ratios (the fp32 baseline's speed varies between processes).",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/pix2pix.json")
     args = parser.parse_args()
+    if args.invocations > 1:
+        invocations(args)
+        return
     if args.quick:
         args.iters, args.rounds, args.quality_steps = 2, 3, 6
     import torch._dynamo.config as dynamo

@@ -7,6 +7,9 @@ Masks are binarised at 127. SSIM: skimage, Gaussian σ 1.5, data_range 255. Dice
 > 127 vs real mask > 127, per frame, averaged.
 
     .venv/bin/python benchmarks/quality_pix2pix.py --epochs 4 --ngf 32 --ndf 32
+    # the fast training path (docs/training.md, "Precision and speed"):
+    .venv/bin/python benchmarks/quality_pix2pix.py --epochs 1 --ngf 64 --ndf 64 --precision bf16 \
+        --fused-adam --master-weights --out benchmarks/results/pix2pix_quality_ngf64_fasttrain.json
 
 Writes benchmarks/results/pix2pix_quality.json (and keeps the runs under --work).
 """
@@ -92,6 +95,8 @@ def train_and_generate(pairs: Path, work: Path, direction: str, args) -> tuple[P
             "preprocess": "crop",
             "precision": args.precision,
             "channels_last": args.precision == "bf16",
+            "fused_adam": args.fused_adam,
+            "master_weights": args.master_weights,
             "seed": 0,
             "save_every": 0,
             "samples": 2,
@@ -173,6 +178,10 @@ def main() -> None:
     parser.add_argument("--ndf", type=int, default=32)
     parser.add_argument("--netG", default="unet_256")
     parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--fused-adam", action="store_true")
+    parser.add_argument(
+        "--master-weights", action="store_true", help="With --precision bf16 (the fast path)."
+    )
     parser.add_argument("--skip-train", action="store_true", help="Reuse the runs in --work.")
     parser.add_argument(
         "--out", type=Path, default=REPO / "benchmarks/results/pix2pix_quality.json"

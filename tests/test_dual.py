@@ -266,3 +266,20 @@ def test_non_temporal_pairs_are_a_one_line_error(tmp_path):
     assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1
     assert "not a temporal pairs folder" in res.stderr and str(pairs) in res.stderr
     assert not (tmp_path / "r").exists()  # data that does not load leaves no run folder
+
+
+def test_dual_trains_with_bf16_master_weights(toy, tmp_path):
+    """The framework's --master-weights needs nothing from a model: dual's several networks and
+    optimizers train through ctx.step, and the checkpoint holds fp32 weights."""
+    import math
+
+    import torch
+
+    options = {"epochs": 1, "stop": 3, "checkpoint_steps": 1, "precision": "bf16"}
+    run = _train(toy / "pairs", tmp_path / "m", master_weights=True, **options)
+    state = torch.load(run / "checkpoints/latest.pt", weights_only=False)
+    tensors = [v for sd in state["networks"].values() for v in sd.values()]
+    assert tensors and all(v.dtype != torch.bfloat16 for v in tensors)
+    records = [json.loads(x) for x in (run / "logs/losses.jsonl").read_text().splitlines()]
+    assert len(records) == 3
+    assert all(math.isfinite(v) for r in records for v in r["losses"].values())

@@ -49,9 +49,14 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     assert steps == list(range(1, 19))
 
 
-def test_torchrun_two_processes_train_one_model(tmp_path):
+MASTER = ["--precision", "bf16", "--master-weights", "--fused-adam"]
+
+
+@pytest.mark.parametrize("extra", [[], MASTER], ids=["fp32", "master"])
+def test_torchrun_two_processes_train_one_model(tmp_path, extra):
     """The documented command, ``torchrun --nproc_per_node 2 -m celltool train ...`` (torchrun is
-    ``python -m torch.distributed.run``), on CPU with gloo."""
+    ``python -m torch.distributed.run``), on CPU with gloo; also with bf16 master weights (the
+    gradients are averaged into the masters, so the bf16 weights stay equal too)."""
     import torch
 
     pairs = make_pairs(tmp_path, n=6)  # 4 train pairs → 2 per process per epoch
@@ -79,6 +84,7 @@ def test_torchrun_two_processes_train_one_model(tmp_path):
             "--norm",
             "batch",
             *TINY,
+            *extra,
         ],  # fmt: skip
         capture_output=True,
         text=True,
