@@ -24,7 +24,8 @@ Batch 4 at 256² and batch 1 at 512² (what generate feeds with tiles) run fp32,
 compile+bf16.
 Training variants (``Pix2Pix.train_step``, the code ``celltool train`` runs), named by their
 parts (see make_trainer): fp32 (torch's kernels, foreach Adam: the baseline), gemm, bf16+cl
-(autocast), bf16+cl+fused, bf16+cl+fused+gemm, bf16+cl+fused+gemm+master (what ``celltool train
+(autocast), bf16+cl+fused, bf16+cl+fused+gemm, bf16+cl+fused+gemm+cmaster (master weights,
+copy path), bf16+cl+fused+gemm+master (what ``celltool train
 --precision bf16 --channels-last --fused-adam --master-weights`` runs; --gemm-convs is on by
 default), and with torch.compile bf16+cl+fused+compile, bf16+cl+fused+gemm+master+compile
 (``--variants a,b`` picks any combination; ``--train-only`` skips inference).
@@ -66,7 +67,9 @@ CL = torch.channels_last
 def make_trainer(variant: str, compile_: bool = False):
     """The trainer ``celltool train`` builds for a variant: parts ``bf16`` (autocast), ``cl``
     (channels-last inputs), ``fused`` (fused Adam), ``compile``, ``gemm`` (--gemm-convs; every
-    other variant runs torch's convolution kernels), ``master`` (--master-weights)."""
+    other variant runs torch's convolution kernels), ``master`` (--master-weights: bf16
+    weights, fp32 masters stepped by the compiled one-pass Adam), ``cmaster`` (the same with
+    the copy path: grads → masters, torch's Adam, masters → weights)."""
     from celltool_pix2pix import PARAMS
     from celltool_pix2pix.model import Pix2Pix
 
@@ -83,7 +86,9 @@ def make_trainer(variant: str, compile_: bool = False):
         precision="bf16" if "bf16" in parts else "fp32",
         channels_last="cl" in parts or variant == "compile",
         gemm_convs="gemm" in parts,
-        master=MasterWeights(torch.bfloat16) if "master" in parts else None,
+        master=MasterWeights(torch.bfloat16, fused="master" in parts)
+        if {"master", "cmaster"} & set(parts)
+        else None,
     )
     torch.manual_seed(0)
     trainer = Pix2Pix(config, DataInfo(1, 1, 8, (256, 256)), ctx)
@@ -426,7 +431,7 @@ def main() -> None:
         show("inference, batch 1, 512²", result["infer_b1_512"], "img/s")
     if not args.skip_train:
         variants = ["fp32", "gemm", "bf16+cl", "bf16+cl+fused", "bf16+cl+fused+gemm"]
-        variants += ["bf16+cl+fused+gemm+master"]
+        variants += ["bf16+cl+fused+gemm+cmaster", "bf16+cl+fused+gemm+master"]
         if compile_:
             variants += ["bf16+cl+fused+compile", "bf16+cl+fused+gemm+master+compile"]
         if args.variants:

@@ -88,7 +88,7 @@ def test_gemm_path_is_taken_only_for_small_maps():
         torch.matmul = original
 
 
-def tiny_trainer(master: bool, gemm: bool = True):
+def tiny_trainer(master: bool, gemm: bool = True, fused: bool = False):
     from celltool_pix2pix import PARAMS
     from celltool_pix2pix.model import Pix2Pix
 
@@ -102,7 +102,7 @@ def tiny_trainer(master: bool, gemm: bool = True):
         torch.device("cpu"),
         precision="bf16",
         gemm_convs=gemm,
-        master=MasterWeights(torch.bfloat16) if master else None,
+        master=MasterWeights(torch.bfloat16, fused=fused) if master else None,
     )
     torch.manual_seed(0)
     trainer = Pix2Pix(values, DataInfo(1, 1, 8, (32, 32)), ctx)
@@ -139,6 +139,54 @@ def test_master_weights_train_as_autocast_does(gemm):
     w = fast.G.model.model[0].weight
     assert torch.equal(w, master.master_of[w].to(torch.bfloat16))
     assert all(p.grad is None for p in fast.G.parameters() if p.dtype == torch.bfloat16)
+
+
+def test_fused_master_step_matches_the_copy_path():
+    """The compiled one-pass Adam on the masters gives what torch's fused Adam gives on them,
+    and leaves torch's state layout (so checkpoints do not depend on the path)."""
+    plain, fused = tiny_trainer(True), tiny_trainer(True, fused=True)
+    for step in range(3):
+        batch = {"input": images(step, n=1), "target": images(step + 10, n=1)}
+        torch.manual_seed(step)
+        a = plain.train_step(batch)
+        torch.manual_seed(step)
+        b = fused.train_step(batch)
+        for key in a:
+            assert abs(a[key] - b[key]) <= 1e-4 * max(1.0, abs(a[key])), (step, key)
+    assert fused.ctx.master._fused_ran  # the compiled path really ran
+    for name in ("G", "D"):
+        opt_a, opt_b = plain.optimizers[name], fused.optimizers[name]
+        pairs_ = zip(opt_a.param_groups[0]["params"], opt_b.param_groups[0]["params"], strict=True)
+        for pa, pb in pairs_:
+            assert torch.allclose(pa, pb, atol=1e-5), name
+            sa, sb = opt_a.state[pa], opt_b.state[pb]
+            assert sa.keys() == sb.keys() == {"step", "exp_avg", "exp_avg_sq"}
+            assert float(sb["step"]) == 3.0
+            assert torch.allclose(sa["exp_avg_sq"], sb["exp_avg_sq"], rtol=1e-3, atol=1e-12)
+    w = fused.G.model.model[0].weight
+    assert torch.equal(w, fused.ctx.master.master_of[w].to(torch.bfloat16))
+
+
+def test_fused_master_step_falls_back_to_copies_when_it_cannot_compile(monkeypatch):
+    import celltool.training.master as master_module
+
+    def broken():
+        def fail(*args):
+            raise RuntimeError("no C++ compiler")
+
+        return fail
+
+    monkeypatch.setattr(master_module, "_compiled_adam", broken)
+    plain, fused = tiny_trainer(True), tiny_trainer(True, fused=True)
+    batch = {"input": images(0, n=1), "target": images(10, n=1)}
+    torch.manual_seed(0)
+    plain.train_step(batch)
+    torch.manual_seed(0)
+    with pytest.warns(UserWarning, match="fused master step unavailable .no C.. compiler"):
+        fused.train_step(batch)
+    assert fused.ctx.master.fused is False
+    for pa, pb in zip(plain.G.parameters(), fused.G.parameters(), strict=True):
+        assert torch.equal(pa, pb)  # the copy path ran, from torch's fresh state
 
 
 def test_master_weights_zero_grad_drops_working_gradients():

@@ -125,6 +125,9 @@ class Context:
         """Average gradients over processes (torchrun), then step (through the scaler).
         With master weights: working grads → master grads, step the masters, masters →
         working weights."""
+        fusable = not self.distributed and self.scaler is None
+        if self.master is not None and fusable and self.master.fused_step(optimizer):
+            return
         if self.master is not None:
             self.master.grads_to_masters(optimizer)
         if self.distributed:

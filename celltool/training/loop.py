@@ -130,7 +130,7 @@ def make_context(config: Mapping[str, Any]) -> Context:
             raise UsageError("--master-weights needs --precision bf16")
         from celltool.training.master import MasterWeights
 
-        master = MasterWeights(torch.bfloat16)
+        master = MasterWeights(torch.bfloat16, fused=True)
     ctx = Context(
         device=device,
         precision=precision,

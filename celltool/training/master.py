@@ -30,8 +30,10 @@ NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 class MasterWeights:
     """The master copies of the low-precision parameters of every prepared network."""
 
-    def __init__(self, dtype: torch.dtype) -> None:
+    def __init__(self, dtype: torch.dtype, fused: bool = False) -> None:
         self.dtype = dtype
+        self.fused = fused  # fused_step: Adam through one compiled pass (needs a C++ compiler)
+        self._fused_ran = False
         self.master_of: dict[nn.Parameter, nn.Parameter] = {}  # working (low) → master
         self.low_of: dict[nn.Parameter, nn.Parameter] = {}  # master → working
         self.grads: dict[nn.Parameter, torch.Tensor] = {}  # persistent fp32 master grads
@@ -96,6 +98,69 @@ class MasterWeights:
         if masters:
             torch._foreach_copy_([self.low_of[m] for m in masters], masters)
 
+    def fused_step(self, optimizer: torch.optim.Optimizer) -> bool:
+        """Step a plain ``torch.optim.Adam`` in one compiled pass per tensor: read the bf16
+        gradient, update the fp32 master and moments, write the bf16 weight. Returns False
+        (nothing done) where it does not apply or cannot compile; the caller then takes the
+        copy-step-copy path. The optimizer's state keeps torch's layout (checkpoints and
+        resume do not care which path ran)."""
+        if not self.fused or not _plain_adam(optimizer):
+            return False
+        work = []
+        for group in optimizer.param_groups:
+            items = [(self.low_of[m], m) for m in group["params"] if m in self.low_of]
+            items = [(low, m) for low, m in items if low.grad is not None]
+            if items:
+                work.append((group, items))
+        try:
+            for group, items in work:
+                self._adam_group(optimizer, group, items)
+        except Exception as exc:  # no C++ compiler, an inductor limitation, ...
+            if self._fused_ran:
+                raise
+            import warnings
+
+            # nothing was updated (compilation failed before the first update; the state it
+            # created is torch's fresh state): the copy path takes over
+            warnings.warn(f"fused master step unavailable ({exc}); using copies", stacklevel=2)
+            self.fused = False
+            return False
+        self._fused_ran = True
+        optimizer.step()  # the parameters without masters (norm layers), as usual
+        return True
+
+    def _adam_group(self, optimizer, group: dict, items: list) -> None:
+        beta1, beta2 = group["betas"]
+        states = []
+        for _, master in items:
+            state = optimizer.state[master]
+            if not state:
+                state["step"] = torch.tensor(0.0)
+                state["exp_avg"] = torch.zeros_like(master)
+                state["exp_avg_sq"] = torch.zeros_like(master)
+            states.append(state)
+        step = float(states[0]["step"]) + 1
+        if any(float(s["step"]) + 1 != step for s in states):
+            raise RuntimeError("parameters of one group at different steps")
+        with torch.no_grad():
+            _compiled_adam()(
+                [low for low, _ in items],
+                [low.grad for low, _ in items],
+                [m for _, m in items],
+                [s["exp_avg"] for s in states],
+                [s["exp_avg_sq"] for s in states],
+                torch.tensor(group["lr"] / (1 - beta1**step)),
+                torch.tensor((1 - beta2**step) ** 0.5),
+                float(beta1),
+                float(beta2),
+                float(group["eps"]),
+                float(group["weight_decay"]),
+            )
+        for (low, master), state in zip(items, states, strict=True):
+            state["step"] += 1
+            low.grad = None
+            master.grad = None
+
     def state_dict(self, net: nn.Module) -> dict[str, Any]:
         """``net.state_dict()`` with the fp32 masters in place of the working weights."""
         state = net.state_dict()
@@ -111,3 +176,40 @@ class MasterWeights:
         for name, param in net.named_parameters():
             if param in self.master_of:
                 self.master_of[param].copy_(state[name])
+
+
+def _plain_adam(optimizer: torch.optim.Optimizer) -> bool:
+    d = optimizer.defaults
+    return (
+        type(optimizer) is torch.optim.Adam
+        and not d.get("amsgrad")
+        and not d.get("maximize")
+        and not d.get("decoupled_weight_decay")
+        and not d.get("capturable")
+        and not d.get("differentiable")
+    )
+
+
+def _adam_update(lows, grads, masters, exp_avgs, exp_avg_sqs, step_size, bc2_sqrt, beta1, beta2,
+                 eps, weight_decay):  # fmt: skip
+    """torch.optim.Adam's update (as its fused CPU kernel computes it) on fp32 masters from bf16
+    gradients, writing the rounded weights: one loop per tensor once compiled."""
+    for low, grad, master, exp_avg, exp_avg_sq in zip(
+        lows, grads, masters, exp_avgs, exp_avg_sqs, strict=True
+    ):
+        g = grad.float()
+        if weight_decay:
+            g = g + weight_decay * master
+        exp_avg.copy_(exp_avg + (g - exp_avg) * (1 - beta1))
+        exp_avg_sq.copy_(exp_avg_sq * beta2 + g * g * (1 - beta2))
+        master.copy_(master - step_size * exp_avg / (exp_avg_sq.sqrt() / bc2_sqrt + eps))
+        low.copy_(master)
+
+
+_COMPILED: list = []
+
+
+def _compiled_adam():
+    if not _COMPILED:
+        _COMPILED.append(torch.compile(_adam_update, fullgraph=True, dynamic=False))
+    return _COMPILED[0]
