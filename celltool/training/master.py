@@ -13,6 +13,12 @@ The numbers are autocast's — the same bf16 weight values enter the convolution
 bf16 gradients reach the optimizer, which keeps fp32 weights and state — with the casts moved
 from every use to once per step. Checkpoints hold the fp32 masters, so resuming is exact and
 ``generate`` loads fp32 weights.
+
+For a plain ``torch.optim.Adam`` outside torchrun, ``fused_step`` does the three arrows in one
+torch.compile'd pass per tensor (bf16 gradient in; master, moments and bf16 weight out): 30
+bytes of memory traffic per parameter instead of 40, ~4 % of a pix2pix step. It compiles on
+the first step (~20 s on 2 cores, cached by inductor across runs) and falls back to the copies,
+with a warning, where it cannot compile.
 """
 
 from __future__ import annotations
