@@ -111,6 +111,18 @@ def tiny_trainer(master: bool, gemm: bool = True, fused: bool = False):
     return trainer
 
 
+def same_losses(ref, other, steps: int, tol: float) -> None:
+    """Train both on the same batches and dropout seeds; every loss within ``tol`` relative."""
+    for step in range(steps):
+        batch = {"input": images(step, n=1), "target": images(step + 10, n=1)}
+        torch.manual_seed(step)
+        a = ref.train_step(batch)
+        torch.manual_seed(step)
+        b = other.train_step(batch)
+        for key in a:
+            assert abs(a[key] - b[key]) <= tol * max(1.0, abs(a[key])), (step, key)
+
+
 @pytest.mark.parametrize("gemm", [False, True])
 def test_master_weights_train_as_autocast_does(gemm):
     """The same bf16 weights and gradients as autocast: bit-identical weights after 4 steps
@@ -121,14 +133,7 @@ def test_master_weights_train_as_autocast_does(gemm):
     assert conv.weight.dtype == torch.bfloat16  # working weights
     bn = next(m for m in fast.G.modules() if isinstance(m, nn.BatchNorm2d))
     assert bn.weight.dtype == torch.float32  # norms stay fp32
-    for step in range(4):
-        batch = {"input": images(step, n=1), "target": images(step + 10, n=1)}
-        torch.manual_seed(step)
-        a = ref.train_step(batch)
-        torch.manual_seed(step)
-        b = fast.train_step(batch)
-        for key in a:
-            assert abs(a[key] - b[key]) <= 1e-3 * max(1.0, abs(a[key])), (step, key)
+    same_losses(ref, fast, steps=4, tol=1e-3)
     master = fast.ctx.master
     for name in ("G", "D") if not gemm else ():
         mine = master.state_dict(fast.networks[name])
@@ -145,14 +150,7 @@ def test_fused_master_step_matches_the_copy_path():
     """The compiled one-pass Adam on the masters gives what torch's fused Adam gives on them,
     and leaves torch's state layout (so checkpoints do not depend on the path)."""
     plain, fused = tiny_trainer(True), tiny_trainer(True, fused=True)
-    for step in range(3):
-        batch = {"input": images(step, n=1), "target": images(step + 10, n=1)}
-        torch.manual_seed(step)
-        a = plain.train_step(batch)
-        torch.manual_seed(step)
-        b = fused.train_step(batch)
-        for key in a:
-            assert abs(a[key] - b[key]) <= 1e-4 * max(1.0, abs(a[key])), (step, key)
+    same_losses(plain, fused, steps=3, tol=1e-4)
     assert fused.ctx.master._fused_ran  # the compiled path really ran
     for name in ("G", "D"):
         opt_a, opt_b = plain.optimizers[name], fused.optimizers[name]

@@ -30,7 +30,7 @@ class GemmConv2d(nn.Conv2d):
     max_columns: int = MAX_COLUMNS
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self._gemm_ok(x):
+        if isinstance(self.padding, str) or not gemm_applies(self, x):
             return super().forward(x)
         n, _, h, w = x.shape
         ho, wo = conv_output_size((h, w), self.kernel_size, self.stride, self.padding)
@@ -41,16 +41,6 @@ class GemmConv2d(nn.Conv2d):
         out = out.reshape(n, self.out_channels, ho, wo)
         return out if self.bias is None else out + self.bias.reshape(1, -1, 1, 1).to(out.dtype)
 
-    def _gemm_ok(self, x: torch.Tensor) -> bool:
-        return (
-            x.device.type == "cpu"
-            and x.dim() == 4
-            and self.groups == 1
-            and self.dilation == (1, 1)
-            and self.padding_mode == "zeros"
-            and not isinstance(self.padding, str)
-        )
-
 
 class GemmConvTranspose2d(nn.ConvTranspose2d):
     """``nn.ConvTranspose2d`` that runs small-map calls as GEMM + col2im (see the module doc)."""
@@ -58,7 +48,7 @@ class GemmConvTranspose2d(nn.ConvTranspose2d):
     max_columns: int = MAX_COLUMNS
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        if output_size is not None or not self._gemm_ok(x):
+        if output_size is not None or not gemm_applies(self, x):
             return super().forward(x, output_size)
         n, cin, h, w = x.shape
         if n * h * w > self.max_columns:
@@ -76,14 +66,16 @@ class GemmConvTranspose2d(nn.ConvTranspose2d):
         out = out.to(cols.dtype)
         return out if self.bias is None else out + self.bias.reshape(1, -1, 1, 1).to(out.dtype)
 
-    def _gemm_ok(self, x: torch.Tensor) -> bool:
-        return (
-            x.device.type == "cpu"
-            and x.dim() == 4
-            and self.groups == 1
-            and self.dilation == (1, 1)
-            and self.padding_mode == "zeros"
-        )
+
+def gemm_applies(layer: nn.modules.conv._ConvNd, x: torch.Tensor) -> bool:
+    """Whether a call can take the GEMM path at all (before the size test)."""
+    return (
+        x.device.type == "cpu"
+        and x.dim() == 4
+        and layer.groups == 1
+        and layer.dilation == (1, 1)
+        and layer.padding_mode == "zeros"
+    )
 
 
 def conv_output_size(size, kernel, stride, padding) -> tuple[int, int]:
