@@ -1,11 +1,13 @@
 """Speed experiments behind docs/training.md's reading of bench_pix2pix.py (unet_256 +
-PatchGAN-70, 256², batch 1), none of which became an option:
+PatchGAN-70, 256², batch 1):
 
 - ``profile``: torch.profiler's top operators over 3 training steps, fp32 and the fastest
   training variant (bf16 autocast + channels-last + fused Adam);
 - ``inner-fp32``: that variant with the U-Net's inner levels (from the first level whose down
   convolution has ≥ 512, 256 or 128 input channels) run in fp32, i.e. without autocast's
   weight casts there; interleaved rounds against fp32 and bf16 throughout, in one process;
+- ``gemm-columns``: the fast training path (``--master-weights``, bf16, channels-last, fused
+  Adam) with ``--gemm-convs``' column limit at 0 (off), 16, 64 (the default) and 256;
 - ``int8``: post-training int8 quantization (torch.ao FX graph mode, x86 engine, calibrated on
   8 training masks) of a trained run's generator (``--run``, e.g. a mask → image run of
   quality_pix2pix.py with ``--ngf 64``), with and without its transposed convolutions
@@ -14,6 +16,7 @@ PatchGAN-70, 256², batch 1), none of which became an option:
 
     .venv/bin/python benchmarks/pix2pix_experiments.py profile
     .venv/bin/python benchmarks/pix2pix_experiments.py inner-fp32 --rounds 4
+    .venv/bin/python benchmarks/pix2pix_experiments.py gemm-columns --rounds 5
     .venv/bin/python benchmarks/pix2pix_experiments.py int8 --run /tmp/q64b/run-sketch2image
 
 Writes benchmarks/results/pix2pix_experiments_<name>.json.
@@ -89,7 +92,7 @@ def _inner_fp32(trainer, min_in: int) -> str:
 
 
 def inner_fp32(args) -> dict:
-    runs, levels = {}, {}
+    trainers, levels = {}, {}
     for name, variant, min_in in (
         ("fp32", "fp32", 0),
         ("bf16+cl+fused", "bf16+cl+fused", 0),
@@ -97,20 +100,41 @@ def inner_fp32(args) -> dict:
         ("inner fp32 from 256", "bf16+cl+fused", 256),
         ("inner fp32 from 128", "bf16+cl+fused", 128),
     ):
-        trainer = make_trainer(variant)
+        trainers[name] = make_trainer(variant)
         if min_in:
-            levels[name] = _inner_fp32(trainer, min_in)
+            levels[name] = _inner_fp32(trainers[name], min_in)
+    return {"first_fp32_level": levels, **_race(trainers, args)}
+
+
+def gemm_columns(args) -> dict:
+    """The fast training path with the GEMM convolutions' column limit at 16, 64 (the
+    default), 256 and 0 (off), against fp32."""
+    from celltool.training.convs import use_gemm_convs
+
+    trainers = {"fp32": make_trainer("fp32")}
+    for columns in (0, 16, 64, 256):
+        trainer = make_trainer("bf16+cl+fused+gemm+master")
+        for net in trainer.networks.values():
+            use_gemm_convs(net, columns)
+        trainers[f"master, max_columns {columns}"] = trainer
+    return _race(trainers, args)
+
+
+def _race(trainers: dict, args) -> dict:
+    """Interleaved rounds of training steps; it/s and the ratio to the first trainer."""
+    runs = {}
+    for name, trainer in trainers.items():
         batches = _steps(trainer)
         for i in range(3):
             trainer.train_step(batches[i % 4])
         counter = iter(range(10**9))
         runs[name] = lambda t=trainer, b=batches, c=counter: t.train_step(b[next(c) % 4])
     table = interleave(runs, args.iters, args.rounds)
-    base = table["fp32"]["s_per_it"]
-    out = {"first_fp32_level": levels, "load_per_round": table.pop("_loadavg_per_round")}
+    base = table[next(iter(trainers))]["s_per_it"]
+    out = {"load_per_round": table.pop("_loadavg_per_round")}
     for name, row in table.items():
         out[name] = {"it_per_s": 1 / row["s_per_it"], "x_fp32": base / row["s_per_it"]}
-        print(f"{name:22s} {1 / row['s_per_it']:.2f} it/s  ×{base / row['s_per_it']:.2f}",
+        print(f"{name:28s} {1 / row['s_per_it']:.2f} it/s  ×{base / row['s_per_it']:.2f}",
               file=sys.stderr)  # fmt: skip
     return out
 
@@ -185,7 +209,7 @@ def int8(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("name", choices=("profile", "inner-fp32", "int8"))
+    parser.add_argument("name", choices=("profile", "inner-fp32", "gemm-columns", "int8"))
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--run", default="", help="int8: a trained pix2pix mask → image run")
@@ -194,7 +218,8 @@ def main() -> None:
     torch.set_num_threads(2)
     if args.name == "int8" and not args.run:
         sys.exit("int8 needs --run (a trained mask → image pix2pix run)")
-    result = {"profile": profile, "inner-fp32": inner_fp32, "int8": int8}[args.name](args)
+    experiments = {"profile": profile, "inner-fp32": inner_fp32, "gemm-columns": gemm_columns}
+    result = {**experiments, "int8": int8}[args.name](args)
     path = RESULTS / f"pix2pix_experiments_{args.name.replace('-', '_')}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(path)
