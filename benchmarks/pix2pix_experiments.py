@@ -1,8 +1,9 @@
 """Speed experiments behind docs/training.md's reading of bench_pix2pix.py (unet_256 +
 PatchGAN-70, 256², batch 1):
 
-- ``profile``: torch.profiler's top operators over 3 training steps, fp32 and the fastest
-  training variant (bf16 autocast + channels-last + fused Adam);
+- ``profile``: torch.profiler's top operators and time shares over 3 training steps: fp32,
+  bf16 autocast + channels-last + fused Adam, and that with the GEMM convolutions and master
+  weights (copy path; the compiled update is one opaque call to the profiler);
 - ``inner-fp32``: that variant with the U-Net's inner levels (from the first level whose down
   convolution has ≥ 512, 256 or 128 input channels) run in fp32, i.e. without autocast's
   weight casts there; interleaved rounds against fp32 and bf16 throughout, in one process;
@@ -48,7 +49,7 @@ def _steps(trainer, n: int = 4) -> list:
 
 def profile(args) -> dict:
     out = {}
-    for variant in ("fp32", "bf16+cl+fused"):
+    for variant in ("fp32", "bf16+cl+fused", "bf16+cl+fused+gemm+cmaster"):
         trainer = make_trainer(variant)
         batches = _steps(trainer)
         for i in range(3):  # warm-up
@@ -64,11 +65,32 @@ def profile(args) -> dict:
                 {"op": e.key, "share": e.self_cpu_time_total / total, "calls": e.count}
                 for e in rows[:8]
             ],
+            "categories": _categories(rows, total),
         }
-        print(variant, f"{total / 3e3:.0f} ms/step", file=sys.stderr)
+        print(variant, f"{total / 3e3:.0f} ms/step", out[variant]["categories"], file=sys.stderr)
         for row in out[variant]["top"]:
             print(f"  {row['share']:6.1%}  {row['op']}", file=sys.stderr)
     return out
+
+
+def _categories(rows, total: float) -> dict[str, float]:
+    """Self-time shares: convolutions, matrix products (the GEMM layers), Adam, copies and
+    casts, the rest."""
+    shares = dict.fromkeys(("convolution", "matmul", "adam", "copy", "other"), 0.0)
+    for e in rows:
+        name = e.key.lower()
+        if "conv" in name:
+            key = "convolution"
+        elif name in ("aten::mm", "aten::bmm", "aten::addmm"):
+            key = "matmul"
+        elif "adam" in name:
+            key = "adam"
+        elif name in ("aten::copy_", "aten::clone", "aten::_foreach_copy_", "aten::_to_copy"):
+            key = "copy"
+        else:
+            key = "other"
+        shares[key] += e.self_cpu_time_total / total
+    return {k: round(v, 3) for k, v in shares.items()}
 
 
 def _inner_fp32(trainer, min_in: int) -> str:
