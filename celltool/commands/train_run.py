@@ -41,6 +41,7 @@ def run_train(
         if changed:
             raise UsageError(f"--resume: cannot change {', '.join(changed)} of a run")
         config = dict(record["config"])
+        config.setdefault("gemm_convs", False)  # runs from before the option: torch's kernels
         config.update({k: v for k, v in {**file_values, **options}.items() if k in RESUMABLE})
         config = resolve_config(component, config)
         return train(component, None, Path(resume), config, resume=True)
