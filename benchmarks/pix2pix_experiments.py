@@ -9,6 +9,8 @@ PatchGAN-70, 256², batch 1):
   weight casts there; interleaved rounds against fp32 and bf16 throughout, in one process;
 - ``gemm-columns``: the fast training path (``--master-weights``, bf16, channels-last, fused
   Adam) with ``--gemm-convs``' column limit at 0 (off), 16, 64 (the default) and 256;
+- ``gemm-layers``: forward + backward of single U-Net layers under bf16 autocast, torch's
+  convolution kernels against the GEMM path of ``--gemm-convs``;
 - ``int8``: post-training int8 quantization (torch.ao FX graph mode, x86 engine, calibrated on
   8 training masks) of a trained run's generator (``--run``, e.g. a mask → image run of
   quality_pix2pix.py with ``--ngf 64``), with and without its transposed convolutions
@@ -18,6 +20,7 @@ PatchGAN-70, 256², batch 1):
     .venv/bin/python benchmarks/pix2pix_experiments.py profile
     .venv/bin/python benchmarks/pix2pix_experiments.py inner-fp32 --rounds 4
     .venv/bin/python benchmarks/pix2pix_experiments.py gemm-columns --rounds 5
+    .venv/bin/python benchmarks/pix2pix_experiments.py gemm-layers
     .venv/bin/python benchmarks/pix2pix_experiments.py int8 --run /tmp/q64b/run-sketch2image
 
 Writes benchmarks/results/pix2pix_experiments_<name>.json.
@@ -142,6 +145,56 @@ def gemm_columns(args) -> dict:
     return _race(trainers, args)
 
 
+LAYERS = [  # (kind, in channels, out channels, input size): unet_256's inner levels and two
+    ("up", 512, 512, 1),  # larger maps where torch's kernels stay (more than 64 columns)
+    ("up", 1024, 512, 2),
+    ("up", 1024, 512, 4),
+    ("up", 1024, 512, 8),
+    ("up", 1024, 256, 16),
+    ("down", 512, 512, 2),
+    ("down", 512, 512, 4),
+    ("down", 512, 512, 8),
+    ("down", 512, 512, 16),
+    ("down", 256, 512, 32),
+]
+
+
+def gemm_layers(args) -> dict:
+    """Forward + backward of single layers under bf16 autocast (channels-last input), torch's
+    kernels against the GEMM path: median ms over ``args.rounds × args.iters`` calls."""
+    from torch import nn
+
+    from celltool.training.convs import use_gemm_convs
+
+    out = {}
+    for kind, cin, cout, size in LAYERS:
+        conv = nn.ConvTranspose2d if kind == "up" else nn.Conv2d
+        native = conv(cin, cout, 4, 2, 1, bias=False)
+        gemm = use_gemm_convs(copy.deepcopy(native), max_columns=10**9)
+        x = torch.randn(1, cin, size, size).contiguous(memory_format=torch.channels_last)
+        ms = {name: _layer_ms(net, x, args) for name, net in (("torch", native), ("gemm", gemm))}
+        name = f"{kind} {cin}->{cout} at {size}x{size}"
+        out[name] = {**ms, "x_faster": ms["torch"] / ms["gemm"]}
+        print(f"{name:26s} torch {ms['torch']:6.2f} ms  gemm {ms['gemm']:6.2f} ms  "
+              f"×{ms['torch'] / ms['gemm']:.2f}", file=sys.stderr)  # fmt: skip
+    return out
+
+
+def _layer_ms(net, x: torch.Tensor, args) -> float:
+    x = x.clone().requires_grad_(True)
+    times = []
+    for i in range(2 + args.rounds * args.iters):
+        start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = net(x)
+        y.float().sum().backward()
+        if i >= 2:
+            times.append(time.perf_counter() - start)
+        net.zero_grad(set_to_none=True)
+        x.grad = None
+    return statistics.median(times) * 1000
+
+
 def _race(trainers: dict, args) -> dict:
     """Interleaved rounds of training steps; it/s and the ratio to the first trainer."""
     runs = {}
@@ -231,7 +284,8 @@ def int8(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("name", choices=("profile", "inner-fp32", "gemm-columns", "int8"))
+    names = ("profile", "inner-fp32", "gemm-columns", "gemm-layers", "int8")
+    parser.add_argument("name", choices=names)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--run", default="", help="int8: a trained pix2pix mask → image run")
@@ -241,7 +295,8 @@ def main() -> None:
     if args.name == "int8" and not args.run:
         sys.exit("int8 needs --run (a trained mask → image pix2pix run)")
     experiments = {"profile": profile, "inner-fp32": inner_fp32, "gemm-columns": gemm_columns}
-    result = {**experiments, "int8": int8}[args.name](args)
+    experiments |= {"gemm-layers": gemm_layers, "int8": int8}
+    result = experiments[args.name](args)
     path = RESULTS / f"pix2pix_experiments_{args.name.replace('-', '_')}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(path)

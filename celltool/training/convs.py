@@ -3,8 +3,8 @@
 A convolution over few positions with many channels (the inner levels of a U-Net: 512 or 1024
 channels at 1²–8²) is a product of its weight matrix with very few columns. oneDNN's kernels
 spend most of their time there re-laying-out the weights (megabytes, every call, forward and
-backward), 3–7× slower than the plain product on a 2-core CPU (benchmarks/bench_pix2pix.py
-``--variants``). This module computes such layers as
+backward), 2–7× slower than the plain product on a 2-core CPU
+(``benchmarks/pix2pix_experiments.py gemm-layers``). This module computes such layers as
 
 - ``Conv2d``: ``W (Cout, Cin·k²) @ unfold(x)`` — im2col, then one GEMM;
 - ``ConvTranspose2d``: ``fold(Wᵀ (Cout·k², Cin) @ x)`` — one GEMM, then col2im, summed in fp32;

@@ -21,7 +21,7 @@ FRAMEWORK_PARAMS: tuple[Param, ...] = (
         "gemm_convs",
         True,
         "On CPU, run convolutions over at most 64 positions (a U-Net's inner levels) as one "
-        "matrix product, 3-7x faster there than the convolution kernels.",
+        "matrix product, 2-7x faster there than the convolution kernels.",
     ),
     Param("seed", 0, "Random seed: weights, data order, augmentation, dropout."),
     Param("workers", 0, "Data-loader worker processes (0: load in the main process)."),
