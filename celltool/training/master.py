@@ -212,10 +212,6 @@ def _adam_update(lows, grads, masters, exp_avgs, exp_avg_sqs, step_size, bc2_sqr
         low.copy_(master)
 
 
-_COMPILED: list = []
-
-
+@functools.cache
 def _compiled_adam():
-    if not _COMPILED:
-        _COMPILED.append(torch.compile(_adam_update, fullgraph=True, dynamic=False))
-    return _COMPILED[0]
+    return torch.compile(_adam_update, fullgraph=True, dynamic=False)
