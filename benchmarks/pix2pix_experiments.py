@@ -99,7 +99,7 @@ def _categories(rows, total: float) -> dict[str, float]:
 def _inner_fp32(trainer, min_in: int) -> str:
     """Run the first non-outermost U-Net level whose down convolution takes ≥ min_in channels
     (and every level inside it) with autocast off."""
-    from celltool_pix2pix.networks import UnetBlock
+    from celltool.nn.generators import UnetBlock
 
     for block in trainer.G.modules():
         if isinstance(block, UnetBlock) and not block.outermost:

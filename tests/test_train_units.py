@@ -9,7 +9,8 @@ torch = pytest.importorskip("torch")
 
 
 def _net():
-    from celltool_pix2pix.networks import init_weights, make_generator
+    from celltool.nn.generators import make_generator
+    from celltool.nn.layers import init_weights
 
     torch.manual_seed(0)
     net = make_generator("resnet_1blocks", 1, 1, 4, "batch", False)
@@ -55,7 +56,8 @@ def test_tiling_pads_sizes_the_network_cannot_take():
 
 
 def test_network_shapes_and_receptive_field():
-    from celltool_pix2pix.networks import make_discriminator, make_generator
+    from celltool.nn.discriminators import make_discriminator
+    from celltool.nn.generators import make_generator
 
     g = make_generator("unet_256", 1, 1, 64, "batch", True)
     n = sum(p.numel() for p in g.parameters())
@@ -77,7 +79,7 @@ def test_network_shapes_and_receptive_field():
 
 
 def test_gan_losses():
-    from celltool_pix2pix.networks import GANLoss
+    from celltool.nn.losses import GANLoss
 
     pred = torch.tensor([[2.0, -1.0]])
     v = GANLoss("vanilla")(pred, True)
@@ -90,7 +92,7 @@ def test_gan_losses():
 
 
 def test_linear_decay_schedule():
-    from celltool_pix2pix.model import linear_decay
+    from celltool.training.schedules import linear_decay
 
     f = linear_decay(200, 100)
     rates = [f(e) for e in range(200)]
@@ -136,3 +138,41 @@ def test_tiles_overlap_even_when_the_factor_equals_the_tile():
     out = tiled_apply(fn, image, tile=256, overlap=64, factor=256, batch_size=1)
     assert len(origins) == 9  # origins 0, 128, 256 in each direction: 128 px overlaps
     assert torch.allclose(out, image, atol=1e-6)
+
+
+def test_3d_networks_shapes_and_strides():
+    """3D generators keep the volume's shape; the 3D PatchGAN of cell_data_synthesis strides z
+    only in its first layer."""
+    import torch
+
+    from celltool.nn.discriminators import make_discriminator
+    from celltool.nn.generators import make_generator
+
+    x = torch.randn(1, 1, 32, 32, 32)
+    for name in ("unet_32", "resnet_2blocks"):
+        net = make_generator(name, 1, 1, 4, "instance", False, dims=3, pad="replicate")
+        assert net(x).shape == x.shape
+    d_all = make_discriminator("basic", 1, 4, 3, "instance", dims=3)
+    d_once = make_discriminator("basic", 1, 4, 3, "instance", dims=3, z_stride_once=True)
+    big = torch.randn(1, 1, 32, 64, 64)
+    assert d_once(big).shape[2] > d_all(big).shape[2]  # z kept longer
+    assert d_once(big).shape[3:] == d_all(big).shape[3:]
+
+
+def test_image_pool_is_seeded_and_resumable():
+    import torch
+
+    from celltool.nn.losses import ImagePool
+
+    def run(pool, n):
+        return [pool.query(torch.full((1, 1, 2, 2), float(i)))[0, 0, 0, 0].item() for i in range(n)]
+
+    a = ImagePool(3, torch.Generator().manual_seed(5))
+    first = run(a, 6)
+    state = a.state_dict()
+    rest = run(a, 6)
+    b = ImagePool(3, torch.Generator().manual_seed(99))
+    b.load_state_dict(state)
+    assert run(b, 6) == rest  # same stream after restoring
+    assert first[:3] == [0.0, 1.0, 2.0]  # fills first
+    assert any(v != i for i, v in enumerate(rest, start=6))  # then returns stored images

@@ -22,14 +22,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from celltool_pix2pix.model import decay_schedulers
-from celltool_pix2pix.networks import GANLoss, init_weights, make_discriminator, make_generator
 from torch.nn import functional as F
 
 from celltool.errors import CelltoolError, UsageError
 from celltool.imageio import list_images, read_image, write_image
+from celltool.nn.discriminators import make_discriminator
+from celltool.nn.generators import make_generator
+from celltool.nn.layers import init_weights
+from celltool.nn.losses import GANLoss
 from celltool.training.api import Context, DataInfo, GenerateJob, Trainer, frozen
 from celltool.training.data import channels_first, from_unit, to_unit
+from celltool.training.schedules import decay_schedulers
 from celltool.training.tiling import tiled_apply
 from celltool_dual.data import SequenceDataset
 

@@ -12,6 +12,10 @@ import torch
 from celltool.errors import CelltoolError, UsageError
 from celltool.imageio import list_images, read_image, write_image
 from celltool.manifest import read_manifest
+from celltool.nn.discriminators import make_discriminator
+from celltool.nn.generators import make_generator
+from celltool.nn.layers import init_weights
+from celltool.nn.losses import GANLoss
 from celltool.training.api import Context, DataInfo, GenerateJob, Trainer, frozen
 from celltool.training.data import (
     PairsDataset,
@@ -21,31 +25,8 @@ from celltool.training.data import (
     split_side_by_side,
     to_unit,
 )
+from celltool.training.schedules import decay_schedulers
 from celltool.training.tiling import tiled_apply
-from celltool_pix2pix.networks import GANLoss, init_weights, make_discriminator, make_generator
-
-
-def linear_decay(epochs: int, decay_epochs: int):
-    """lr multiplier after ``e`` finished epochs: 1 for the first ``epochs - decay_epochs``,
-    then linearly down so that the last epoch trains at 1/(decay_epochs+1) of the rate."""
-    constant = epochs - decay_epochs
-
-    def factor(e: int) -> float:
-        return 1.0 - max(0, e - constant + 1) / float(decay_epochs + 1)
-
-    return factor
-
-
-def decay_schedulers(optimizers: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
-    """Per-epoch LambdaLR schedulers of :func:`linear_decay` for every optimizer (``epochs``,
-    ``n_epochs_decay``: -1 = half of the epochs)."""
-    epochs = int(config["epochs"])
-    n = int(config["n_epochs_decay"])
-    decay = n if n >= 0 else epochs // 2
-    if decay > epochs:
-        raise UsageError(f"--n-epochs-decay {decay} exceeds --epochs {epochs}")
-    lam = linear_decay(epochs, decay)
-    return {k: torch.optim.lr_scheduler.LambdaLR(opt, lam) for k, opt in optimizers.items()}
 
 
 class Pix2Pix(Trainer):
