@@ -87,7 +87,7 @@ def train_variant(pairs: Path, run: Path, variant: str, args: argparse.Namespace
         "cache": True,
     }
     t0 = time.perf_counter()
-    train(component, pairs, run, resolve_config(component, options), overwrite=True)
+    train(component, [pairs], run, resolve_config(component, options), overwrite=True)
     return time.perf_counter() - t0
 
 

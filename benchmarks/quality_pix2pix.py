@@ -104,7 +104,7 @@ def train_and_generate(pairs: Path, work: Path, direction: str, args) -> tuple[P
     )
     t0 = time.time()
     if not (args.skip_train and (run / "checkpoints" / "latest.pt").exists()):
-        train(component, pairs, run, config, overwrite=True)
+        train(component, [pairs], run, config, overwrite=True)
     seconds = time.time() - t0
     return generate(run, pairs, work / f"gen-{direction}"), seconds
 

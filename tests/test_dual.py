@@ -55,7 +55,7 @@ def _train(data: Path, run: Path, **extra) -> Path:
     options = {**TINY, **extra}
     stop = options.pop("stop", None)
     config = resolve_config(component, options)
-    return train(component, data, run, config, overwrite=True, stop_after_steps=stop)
+    return train(component, [data], run, config, overwrite=True, stop_after_steps=stop)
 
 
 def _generate(run: Path, inputs: list[Path], out: Path, **options) -> Path:
@@ -119,7 +119,7 @@ def test_temporal_gan_term_reaches_the_render_generator(toy):
 
     config = resolve_config(plugins.get("trainers", "dual"), {**TINY, "epochs": 2})
     config["teacher_start"] = 0.0  # roll out on the model's own sketches
-    ds = Dual.make_dataset(toy / "pairs", "train", config, True)
+    ds = Dual.make_dataset([toy / "pairs"], "train", config, True)
     model = Dual(config, DataInfo.from_dict(ds.info), Context(device=torch.device("cpu")))
     batch = torch.utils.data.default_collate([ds[(0, 0)], ds[(0, 1)]])
     terms, _, _ = model.generator_losses(batch)

@@ -140,7 +140,7 @@ def _train(pairs: Path, run: Path, **extra):
     options = {**TINY_CONFIG, "epochs": 3, "checkpoint_steps": 1, "seed": 3, **extra}
     stop = options.pop("stop", None)
     config = resolve_config(component, options)
-    return train(component, pairs, run, config, stop_after_steps=stop)
+    return train(component, [pairs], run, config, stop_after_steps=stop)
 
 
 def test_resume_mid_epoch_is_exact(pairs, tmp_path):

@@ -53,7 +53,7 @@ def demo_stage(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> P
         "threads": 1,  # one thread is faster for these tiny networks (and on shared cores)
     }
     component = plugins.get("trainers", "dual")
-    run = run_train(component, pairs, out / "dual-run", None, None, False, options)
+    run = run_train(component, [pairs], out / "dual-run", None, None, False, options)
     start = out / "dual-start"
     start.mkdir()
     first = sorted(images.iterdir())[n_train - 1]  # the last training frame

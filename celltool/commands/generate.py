@@ -143,12 +143,12 @@ def add(app: typer.Typer) -> None:
 def demo_stage(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> Path:
     """Generate with the demo's model from the sketches of its test split."""
     from celltool.training.generate import generate_folder
-    from celltool.training.loop import read_run
+    from celltool.training.loop import data_folders, read_run
 
     run = results["train"]
     record = read_run(run)
     opts = resolve_generate_options(record["model"], {})
     opts.update(steps=0, between=None)
     return generate_folder(
-        run, [Path(record["data"])], out / "generate", options=opts, device="cpu", seed=seed
+        run, data_folders(record)[:1], out / "generate", options=opts, device="cpu", seed=seed
     )

@@ -52,12 +52,13 @@ def _option(param: Param, panel: str) -> inspect.Parameter:
 
 
 def _command(component: Component):
+    names = tuple(component.info.get("inputs", ("DATA",)))
+    data_help = f"Training data: {' '.join(names)}"
+
     def train_command(
         data: Annotated[
-            Optional[Path],
-            typer.Argument(
-                help="Training data (a pairs folder); stdin when omitted.", show_default=False
-            ),  # fmt: skip
+            Optional[list[Path]],
+            typer.Argument(help="Training data; stdin when omitted.", show_default=False),
         ] = None,
         output: Annotated[
             Optional[Path],
@@ -98,13 +99,15 @@ def _command(component: Component):
         for p in inspect.signature(train_command, eval_str=True).parameters.values()
         if p.name != "given"
     ]
+    data_arg = typer.Argument(help=f"{data_help}; stdin when omitted.", show_default=False)
+    params[0] = params[0].replace(annotation=Annotated[Optional[list[Path]], data_arg])
     params += [_option(p, FRAMEWORK_PANEL) for p in _framework_params()]
     own = {p.name for p in _framework_params()}
     params += [_option(p, f"Options of {component.name}") for p in component.params
                if p.name not in own]  # fmt: skip
     train_command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     train_command.__doc__ = (
-        f"{component.description}\n\nTrains on DATA (a pairs folder) into RUN and prints RUN."
+        f"{component.description}\n\nTrains on {' '.join(names)} into RUN and prints RUN."
     )
     return train_command
 
@@ -141,4 +144,4 @@ def demo_stage(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> P
     if quick:
         options["preprocess"] = "crop"
     component = plugins.get("trainers", "pix2pix")
-    return run_train(component, Path(data), out / "run", None, None, False, options)
+    return run_train(component, [Path(data)], out / "run", None, None, False, options)

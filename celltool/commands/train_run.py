@@ -21,7 +21,7 @@ RESUMABLE = {"epochs", "device", "workers", "threads", "tensorboard", "log_every
 
 def run_train(
     component: Component,
-    data: Path | None,
+    data: list[Path] | None,
     output: Path | None,
     config_file: Path | None,
     resume: Path | None,
@@ -45,11 +45,18 @@ def run_train(
         config.update({k: v for k, v in {**file_values, **options}.items() if k in RESUMABLE})
         config = resolve_config(component, config)
         return train(component, None, Path(resume), config, resume=True)
-    folder = input_folders([data] if data else None)[0]
-    require_kind(folder, ["pairs", "images"])
+    names = tuple(component.info.get("inputs", ("DATA",)))
+    folders = input_folders(data or None, at_least=len(names))
+    if len(folders) != len(names):
+        raise UsageError(
+            f"'{component.name}' trains on {len(names)} folder(s) {' '.join(names)}; "
+            f"got {len(folders)}"
+        )
+    for folder in folders:
+        require_kind(folder, component.info.get("data_kinds", ("pairs", "images")))
     config = resolve_config(component, options, file_values)
-    run = Path(output) if output else default_output(folder, "train")
-    return train(component, folder, run, config, overwrite=overwrite)
+    run = Path(output) if output else default_output(folders[0], "train")
+    return train(component, folders, run, config, overwrite=overwrite)
 
 
 def write_pairs(

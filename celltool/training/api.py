@@ -3,7 +3,7 @@
 
 A trainer component's target is a ``Trainer`` subclass. The framework calls, in this order:
 
-1. ``Trainer.make_dataset(folder, split, config, train)`` → a data set whose items are dicts
+1. ``Trainer.make_dataset(folders, split, config, train)`` → a data set whose items are dicts
    of tensors (+ ``"name"``), addressed by keys ``(epoch, index)`` with randomness from
    ``numpy.random.default_rng([seed, epoch, index])`` (see
    :class:`celltool.training.data.PairsDataset`), and with an ``info`` dict (``in_channels``,
@@ -12,7 +12,10 @@ A trainer component's target is a ``Trainer`` subclass. The framework calls, in 
    (``self.optimizers``) and per-epoch scheduler (``self.schedulers``) — they are checkpointed,
    moved to the device and made data-parallel by the framework;
 3. ``train_step(batch)`` per batch → a dict of float losses; ``visuals(batch)`` for the sample
-   grid of each epoch; ``generate(job)`` for ``celltool generate``.
+   grid of each epoch; ``generate(job)`` for ``celltool generate``;
+4. ``extra_state()`` / ``load_extra_state(state)``: state that is not a network, optimizer or
+   scheduler (an augmentation strength, counters) saved in and restored from every checkpoint.
+   Checkpoints are loaded with ``weights_only=True``: tensors and plain Python data only.
 """
 
 from __future__ import annotations
@@ -149,8 +152,13 @@ class DataInfo:
     in_channels: int
     out_channels: int
     bit_depth: int
-    size: tuple[int, int]
+    size: tuple[int, ...]  # (H, W) for images, (Z, Y, X) for volumes
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dims(self) -> int:
+        """2 for images, 3 for volumes."""
+        return len(self.size)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -206,9 +214,11 @@ class Trainer:
     # -- data -------------------------------------------------------------------------------
     @classmethod
     def make_dataset(
-        cls, folder: Path, split: str, config: Mapping[str, Any], train: bool
+        cls, folders: list[Path], split: str, config: Mapping[str, Any], train: bool
     ) -> torch.utils.data.Dataset:
-        """The data set of ``split``; ``train=False`` for the sample grid (no augmentation)."""
+        """The data set of ``split`` from the data folders the run was given (one per data
+        argument of ``celltool train``, e.g. REAL and SIM for an unpaired model);
+        ``train=False`` for the sample grid (no augmentation)."""
         raise NotImplementedError
 
     # -- training ---------------------------------------------------------------------------
@@ -223,6 +233,14 @@ class Trainer:
 
     def end_epoch(self, epoch: int) -> None:
         """Called after each epoch (after the schedulers stepped); optional."""
+
+    def extra_state(self) -> dict[str, Any]:
+        """State to checkpoint besides networks, optimizers and schedulers (tensors and plain
+        Python data only: checkpoints load with ``weights_only=True``); optional."""
+        return {}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`extra_state` returned; optional."""
 
     # -- generation -------------------------------------------------------------------------
     def generate(self, job: GenerateJob) -> dict[str, Any]:

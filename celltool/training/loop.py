@@ -3,7 +3,7 @@
 RUN folder (kind ``run``)::
 
     RUN/celltool.json          manifest (params = the fully resolved config, facts.status)
-    RUN/config.json            {"model", "data", "config", "data_info"}: all generate needs
+    RUN/config.json            {"model", "data" (list of folders), "config", "data_info"}
     RUN/checkpoints/latest.pt  networks, optimizers, schedulers, grad scaler, RNG states
                                (python, numpy, torch CPU/CUDA, per process), data position
     RUN/checkpoints/epoch_NNNN.pt   every ``save_every`` epochs
@@ -84,6 +84,12 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise CelltoolError(f"unreadable TOML ({exc})", path) from None
     # accept flat keys or a [train] table
     return dict(data.get("train", data))
+
+
+def data_folders(record: Mapping[str, Any]) -> list[Path]:
+    """The data folders of a run record (runs made before multi-folder data hold one string)."""
+    data = record["data"]
+    return [Path(d) for d in ([data] if isinstance(data, str) else data)]
 
 
 def read_run(run: Path) -> dict[str, Any]:
@@ -192,6 +198,7 @@ def save_checkpoint(
         "schedulers": {k: v.state_dict() for k, v in trainer.schedulers.items()},
         "scaler": trainer.ctx.scaler.state_dict() if trainer.ctx.scaler is not None else None,
         "rng": rngs,
+        "extra": trainer.extra_state(),
         "config": trainer.config,
         "data_info": trainer.info.as_dict(),
     }
@@ -227,6 +234,7 @@ def restore(trainer: Trainer, state: Mapping[str, Any], path: Path) -> dict[str,
         trainer.ctx.scaler.load_state_dict(state["scaler"])
     for sched in trainer.schedulers.values():
         resync_lr(sched)
+    trainer.load_extra_state(state.get("extra") or {})
     rngs = state["rng"]
     set_rng_state(rngs[trainer.ctx.rank] if trainer.ctx.rank < len(rngs) else rngs[0])
     return dict(state["position"])
@@ -259,7 +267,7 @@ def write_run_manifest(
         "run",
         step="train",
         params=record["config"],
-        inputs=[record["data"]],
+        inputs=data_folders(record),
         seed=record["config"]["seed"],
         plugin=component,
         facts={
@@ -292,7 +300,7 @@ def make_loader(dataset: Any, keys: list, config: Mapping[str, Any]) -> Any:
 
 def train(
     component: Component,
-    data: Path | None,
+    data: list[Path] | None,
     run: Path,
     config: dict[str, Any],
     *,
@@ -300,25 +308,31 @@ def train(
     overwrite: bool = False,
     stop_after_steps: int | None = None,
 ) -> Path:
-    """Train ``component`` on ``data`` into ``run`` (or continue ``run`` when ``resume``)."""
+    """Train ``component`` on the ``data`` folders into ``run`` (or continue ``run`` when
+    ``resume``)."""
     cls = component.load()
     ctx = make_context(config)
     record: dict[str, Any]
     state = None
     if resume:
         record = read_run(run)
-        data = Path(record["data"])
+        data = data_folders(record)
         record["config"]["epochs"] = config["epochs"]
         config = record["config"]
         latest = run / "checkpoints" / LATEST
         state = load_checkpoint(latest) if latest.exists() else None
     else:
         assert data is not None
+        data = [Path(d) for d in data]
         if ctx.is_main:
-            check_output(run, [Path(data)], overwrite)  # refuse now; create it once data loads
-        record = {"model": component.name, "data": str(Path(data).resolve()), "config": config}
+            check_output(run, data, overwrite)  # refuse now; create it once data loads
+        record = {
+            "model": component.name,
+            "data": [str(d.resolve()) for d in data],
+            "config": config,
+        }
     seed_everything(int(config["seed"]))
-    dataset = cls.make_dataset(Path(data), "train", config, True)
+    dataset = cls.make_dataset(data, "train", config, True)
     data_info = DataInfo.from_dict(dataset.info)
     record["data_info"] = data_info.as_dict()
     trainer = cls(config, data_info, ctx)
@@ -338,7 +352,7 @@ def train(
         run / "logs" / "tensorboard", bool(config.get("tensorboard")) and ctx.is_main
     )
     try:
-        _fit(trainer, dataset, Path(data), run, position, log, board, stop_after_steps)
+        _fit(trainer, dataset, data, run, position, log, board, stop_after_steps)
     finally:
         board.close()
     if ctx.is_main:
@@ -380,7 +394,7 @@ def weight_checksum(trainer: Trainer) -> float:
 def _fit(
     trainer: Trainer,
     dataset: Any,
-    data: Path,
+    data: list[Path],
     run: Path,
     position: dict[str, int],
     log: LossLog,
@@ -466,12 +480,13 @@ def _first_lr(trainer: Trainer) -> float | None:
     return None
 
 
-def _grid_batch(trainer: Trainer, data: Path) -> dict[str, Any] | None:
+def _grid_batch(trainer: Trainer, data: list[Path]) -> dict[str, Any] | None:
     """A fixed, un-augmented batch for the sample grids (val split if there is one)."""
     config = trainer.config
     if not trainer.ctx.is_main or int(config.get("samples", 0)) < 1:
         return None
-    split = "val" if (data / "val").is_dir() and any((data / "val").iterdir()) else "train"
+    val = data[0] / "val"
+    split = "val" if val.is_dir() and any(val.iterdir()) else "train"
     try:
         dataset = type(trainer).make_dataset(data, split, config, False)
     except CelltoolError:

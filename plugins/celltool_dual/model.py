@@ -80,8 +80,8 @@ class Dual(Trainer):
         self.gan = GANLoss(c["gan_mode"])
 
     @classmethod
-    def make_dataset(cls, folder: Path, split: str, config: Mapping[str, Any], train: bool):
-        return SequenceDataset(folder, split, config, train=train)
+    def make_dataset(cls, folders: list[Path], split: str, config: Mapping[str, Any], train: bool):
+        return SequenceDataset(folders[0], split, config, train=train)
 
     # -- training ---------------------------------------------------------------------------
     def teacher_chance(self) -> float:

@@ -64,8 +64,8 @@ class Pix2Pix(Trainer):
         self._infer_G, self._infer_batch, self._infer_dtype = None, 0, torch.float32
 
     @classmethod
-    def make_dataset(cls, folder: Path, split: str, config: Mapping[str, Any], train: bool):
-        return PairsDataset(folder, split, config, train=train)
+    def make_dataset(cls, folders: list[Path], split: str, config: Mapping[str, Any], train: bool):
+        return PairsDataset(folders[0], split, config, train=train)
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         ctx, A, B = self.ctx, batch["input"], batch["target"]
