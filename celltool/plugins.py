@@ -22,6 +22,7 @@ import pluggy
 
 from celltool import hookspecs
 from celltool.components import Component
+from celltool.contracts import typed_info
 from celltool.errors import CelltoolError, UsageError
 
 GROUP = "celltool"
@@ -71,7 +72,9 @@ class Registry:
             raise CelltoolError(
                 f"plugins '{other}' and '{plugin}' both register {family[:-1]} '{component.name}'"
             )
-        known[component.name] = replace(component, family=family, plugin=plugin)
+        where = f"plugin '{plugin}', {family[:-1]} '{component.name}'"
+        info = typed_info(family, component.info, where)
+        known[component.name] = replace(component, family=family, plugin=plugin, info=info)
 
     def names(self, family: str) -> list[str]:
         return sorted(self.families[family])

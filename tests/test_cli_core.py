@@ -44,12 +44,12 @@ def test_plugins_json_names_package_version_and_components():
     res = cli("plugins", "--json")
     records = {r["name"]: r for r in json.loads(res.stdout)}
     assert records["simulate"]["package"] == "celltool"
-    assert records["simulate"]["provides"]["simulators"] == ["cells2d"]
+    assert records["simulate"]["provides"]["simulators"] == ["cells2d", "toy-timelapse"]
     assert "register_simulators" in records["simulate"]["hooks"]
 
 
 def test_unknown_method_is_usage_error_listing_available(tmp_path):
     res = cli("simulate", "-o", str(tmp_path / "x"), "--method", "nope")
     assert res.returncode == 2
-    assert "unknown simulator 'nope' (available: cells2d)" in res.stderr
+    assert "unknown simulator 'nope' (available: cells2d, toy-timelapse)" in res.stderr
     assert not (tmp_path / "x").exists()

@@ -22,7 +22,7 @@ def demo(tmp_path_factory) -> Path:
 
 
 def test_every_stage_wrote_its_kind_of_folder(demo):
-    from celltool.commands.demo import STAGES
+    from celltool.steps.demo import STAGES
 
     kinds = {
         "simulate": "simulation",

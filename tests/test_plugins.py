@@ -30,8 +30,8 @@ from celltool import hookimpl
 from celltool.components import Component, Param
 
 
-def _c(name):
-    return Component(name, f"test {name}", target="builtins:len", params=(Param("knob", 3),))
+def _c(name, **kw):
+    return Component(name, f"test {name}", target="builtins:len", params=(Param("knob", 3),), **kw)
 
 
 @hookimpl
@@ -56,7 +56,7 @@ def register_trainers(register):
 
 @hookimpl
 def register_metrics(register):
-    register(_c("metric-a"))
+    register(_c("metric-a", info={"kind": "image"}))
 
 
 @hookimpl

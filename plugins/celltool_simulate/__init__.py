@@ -2,6 +2,7 @@
 
 from celltool import hookimpl
 from celltool.components import Component, Param, parse_floats
+from celltool.contracts import SimulatorInfo
 
 
 @hookimpl
@@ -54,6 +55,36 @@ def register_simulators(register):
                     choices=(8, 12, 16),
                 ),
             ),
-            info={"parts": ("images", "cells", "nuclei")},
+            info=SimulatorInfo(parts=("images", "cells", "nuclei")),
+        )
+    )
+    register(
+        Component(
+            name="toy-timelapse",
+            description="Toy time-lapse: blurred ellipses translating at a constant velocity "
+            "(periodic field), with cell labels per frame. A known motion for checking temporal "
+            "models; one sequence folder per item.",
+            target="celltool_simulate.toy:simulate_toy",
+            params=(
+                Param("frames", 24, "Frames per sequence.", min=2, max=10_000),
+                Param("n_cells", 6, "Cells in the field.", min=1, max=1000),
+                Param(
+                    "velocity",
+                    (0.0, 2.0),
+                    "Motion 'dy,dx' in px per frame.",
+                    parse=parse_floats,
+                    min=-64,
+                    max=64,
+                ),
+                Param(
+                    "radius",
+                    (4.0, 7.0),
+                    "Cell semi-axis range 'lo,hi' in px.",
+                    parse=parse_floats,
+                    min=0.5,
+                    max=1000,
+                ),
+            ),
+            info=SimulatorInfo(parts=("images", "cells"), frames=True),
         )
     )
