@@ -25,6 +25,7 @@ COMMANDS = (
     "generate",
     "evaluate",
     "demo",
+    "report",
     "plugins_cmd",
 )
 

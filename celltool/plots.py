@@ -162,12 +162,11 @@ def metric_distribution(
         raise ValueError(f"{metric}: {len(names)} names for {len(vals)} values")
     finite = np.array([v for v in vals if math.isfinite(v)], np.float64)
     n, bad = len(finite), len(vals) - len(finite)
-    fig = _figure(8.0, 3.6)
-    box, hist = fig.subplots(1, 2, width_ratios=(1, 2.4), sharey=True)
+    fig = _figure(6.4, 3.2)
+    box, hist = fig.subplots(1, 2, width_ratios=(1, 2.2), sharey=True)
     ylabel = label(metric, unit)
     box.set_ylabel(ylabel)
     box.set_xlabel(f"{n} pairs")
-    box.set_xticks([])
     hist.set_xlabel("pairs per bin (count)")
     hist.set_ylabel(ylabel)
     hist.tick_params(labelleft=True)
@@ -178,7 +177,8 @@ def metric_distribution(
         spread = np.linspace(-0.12, 0.12, n) if n > 1 else np.zeros(1)
         box.plot(1 + spread, np.sort(finite), "o", ms=3, alpha=0.6, color="tab:blue")
         hist.hist(finite, bins=max(1, min(int(bins), 200)), orientation="horizontal", ec="white")
-        title = f"{metric}{_arrow(higher_is_better)}: n = {n} pairs, median {median:.4g}{extra}"
+        box.set_xticks([])
+        title = f"{metric}{_arrow(higher_is_better)}: n = {n}, median {median:.4g}{extra}"
     else:
         box.text(0.5, 0.5, "no finite values", ha="center", transform=box.transAxes)
         title = f"{metric}: no finite values (n = 0{extra})"
@@ -223,6 +223,8 @@ def loss_curves(records: Sequence[Mapping[str, Any]], *, title: str = "Training 
         ax.plot(epochs, vals, marker=marker, ms=4, label=key)
     if log:
         ax.set_yscale("log")
+    if len(epochs) == 1:
+        ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss, per-epoch mean (dimensionless)" + (", log scale" * log))
     _integer_ticks(ax.xaxis)
