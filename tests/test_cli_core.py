@@ -12,7 +12,7 @@ from conftest import cli
 def test_help_lists_steps_and_exits_zero():
     res = cli("--help")
     assert res.returncode == 0, res.stderr
-    for command in ("simulate", "demo", "plugins"):
+    for command in ("simulate", "demo", "report", "plugins"):
         assert command in res.stdout
 
 
@@ -20,12 +20,13 @@ def test_help_and_plugins_do_not_import_torch():
     code = (
         "import sys\n"
         "from celltool.cli import run\n"
-        "for argv in (['--help'], ['plugins', '--json'], ['simulate', '--help']):\n"
+        "for argv in (['--help'], ['plugins', '--json'], ['simulate', '--help'],\n"
+        "             ['report', '--help']):\n"
         "    try:\n"
         "        run(argv)\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "heavy = [m for m in ('torch', 'torchvision', 'lpips') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'torchvision', 'lpips', 'matplotlib') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

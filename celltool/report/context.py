@@ -19,6 +19,7 @@ from celltool.report import images
 
 ABSOLUTE = re.compile(r"""(?:^|(?<=[\s=:'"(\[,]))/[^\s'",;)\]]+""")
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+IMAGE_SUFFIX = re.compile(r"\.(png|tiff?|jpe?g)$", re.IGNORECASE)
 
 
 class ReportContext:
@@ -80,6 +81,7 @@ class ReportContext:
 
     def asset(self, name: str, suffix: str) -> tuple[Path, str]:
         """A new file ``assets/<section>/<name><suffix>``: (path to write, relative src)."""
+        name = IMAGE_SUFFIX.sub("", name)
         stem = SAFE.sub("_", name).strip("._") or "item"
         rel = f"assets/{self.folder_id}/{stem[:60]}"
         candidate, k = rel + suffix, 1
@@ -107,8 +109,9 @@ class ReportContext:
             thumb = images.shrink(shown, max_side, nearest=labels)
             path, src = self.asset(caption or "image", ".png")
             write_image(path, thumb)
-            small = max(thumb.shape[:2]) <= max_side // 2
-            width = 2 * thumb.shape[1] if small else None
+            side = max(thumb.shape[:2])
+            small = side <= max_side // 2  # shown enlarged, pixels kept sharp
+            width = thumb.shape[1] * max(2, 128 // side) if small else None
             text = f"{caption} · {view}" if view else caption
             cls = "wide" if max_side > 256 else ("px" if small else "")
             out.append(h.figure(src, text, width=width, cls=cls))

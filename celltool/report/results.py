@@ -244,6 +244,7 @@ def comparison(entries: list[Any], ctx: ReportContext) -> str:
         if not chosen:
             continue
         out.append(f"<h3>against {ctx.folder_link(reference)}</h3>")
+        out.append('<div class="plots">')
         better = read_json(group[0].path / "summary.json").get("higher_is_better") or {}
         for metric in chosen:
             ranks = []
@@ -256,7 +257,8 @@ def comparison(entries: list[Any], ctx: ReportContext) -> str:
             plot = plots.ranking(
                 ranks, score=metric, higher_is_better=better.get(metric, True), what="evaluated"
             )
-            out.append(ctx.plot(plot, f"ranking-{metric}"))
+            out.append(ctx.plot(plot, f"ranking-{metric}", half=True))
+        out.append("</div>")
     return "".join(out)
 
 
