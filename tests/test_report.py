@@ -315,3 +315,26 @@ def test_bad_requests(folders, tmp_path):
     with pytest.raises(CelltoolError, match="not empty"):
         build_report([folders["sim"]], tmp_path / "full")
     assert not list(tmp_path.glob(".r.partial-*"))
+
+
+def test_every_folder_kind_has_a_section():
+    from celltool.manifest import KINDS
+    from celltool.report.sections import builtin_renderers
+
+    assert set(builtin_renderers()) == set(KINDS)
+
+
+def test_a_label_part_a_plain_folder_and_an_earlier_report(folders, report, tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    write_image(plain / "a.png", np.full((20, 30), 7, np.uint8))
+    out = build_report([folders["sim"] / "cells", plain, report], tmp_path / "r", ancestors=False)
+    text, page = parse(out)
+    headings = "\n".join(page.headings)
+    assert re.search(r"\d+\. \S*sim/cells labels", headings)
+    assert re.search(r"\d+\. \S*plain images", headings) and "no manifest" in text
+    assert re.search(r"\d+\. \S*rep report", headings) and "an earlier report" in text
+    labels = read_image(folders["sim"] / "cells" / "sim_0000.png")
+    src = re.search(r'<img src="([^"]+)" alt="sim_0000.png"', text)[1]
+    coloured = read_image(out / src)  # one colour per id, black background
+    assert (coloured[labels == 0] == 0).all() and (coloured[labels > 0].max(axis=1) > 0).all()
