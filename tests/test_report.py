@@ -100,6 +100,13 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     out["eval-self"] = evaluate_folders(
         out["sim"], out["sim"], root / "eval-self", metrics="seg,det,ap", spec=serial, table=False
     )
+    generated = root / "generated"  # what a model made of the test split's sketches
+    generated.mkdir()
+    for path in sorted((out["pairs"] / "test").glob("*.png")):
+        image = read_image(path)
+        write_image(generated / path.name, 255 - image[:, : image.shape[1] // 2])
+    write_manifest(generated, make_manifest("generated", step="generate", inputs=[out["pairs"]]))
+    out["generated"] = generated
     run = root / "run"
     (run / "logs").mkdir(parents=True)
     (run / "samples").mkdir()
@@ -145,7 +152,7 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 def report(folders, tmp_path_factory) -> Path:
     pdir = tmp_path_factory.mktemp("plugins")
     (pdir / "blobplugin.py").write_text(textwrap.dedent(PLUGIN))
-    keys = ("eval", "eval-self", "run", "seq", "stacks", "blobs", "odd")
+    keys = ("eval", "eval-self", "run", "generated", "seq", "stacks", "blobs", "odd")
     res = cli("--plugins-dir", str(pdir), "report", *(str(folders[k]) for k in keys),
               "-o", str(folders["sim"].parent / "rep"))  # fmt: skip
     assert res.returncode == 0, res.stderr
@@ -161,7 +168,7 @@ def test_the_report_is_a_report_folder(report, folders):
         manifest["facts"]["kinds"]
     )
     assert manifest["params"]["ancestors"] is True
-    assert len(manifest["inputs"]) == 7
+    assert len(manifest["inputs"]) == 8
 
 
 def test_every_link_and_image_resolves_inside_the_report(report):
@@ -210,6 +217,7 @@ def test_expected_sections(report, folders):
         ("seg", "segmentation"),
         ("eval", "metrics"),
         ("run", "run"),
+        ("generated", "generated"),
         ("seq", "sequence"),
         ("stacks", "images"),
         ("blobs", "blobs"),
@@ -221,6 +229,11 @@ def test_expected_sections(report, folders):
     text = (report / "index.html").read_text()
     assert "sim → seg → eval" in re.sub(r"<[^>]+>", "", text)
     assert "step <b>elsewhere</b>" in text  # an unknown kind gets the manifest part
+    assert "columns: real | sketch (the test split) | generated" in text
+    pair = read_image(folders["pairs"] / "test" / "0000.png")
+    shown = figures(report)
+    np.testing.assert_array_equal(read_image(report / shown["real 0000"]), pair[:, :48])
+    np.testing.assert_array_equal(read_image(report / shown["sketch"]), pair[:, 48:])
 
 
 def figures(report: Path) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from celltool.errors import CelltoolError
 from celltool.report import html as h
@@ -212,31 +213,31 @@ def pairs_section(folder: Path, manifest: dict | None, ctx: ReportContext) -> st
     return "".join(out)
 
 
+def side_by_side_test_split(record: Any) -> Path | None:
+    """The test split of an input that is a side-by-side pairs folder, else None."""
+    from celltool.manifest import read_manifest
+
+    path = Path(str(record.get("path", ""))) if isinstance(record, dict) else None
+    if path is None or not (path / "test").is_dir():
+        return None
+    try:
+        manifest = read_manifest(path) or {}
+    except CelltoolError:
+        return None
+    layout = (manifest.get("facts") or {}).get("layout", "side-by-side")
+    return path / "test" if manifest.get("kind") == "pairs" and layout == "side-by-side" else None
+
+
 def generated_section(folder: Path, manifest: dict | None, ctx: ReportContext) -> str:
-    """real | sketch | generated when the input is a side-by-side pairs folder (generate reads
+    """real | sketch | generated when an input is a side-by-side pairs folder (generate reads
     its test split; names match), else the generated images alone."""
     from celltool.imageio import read_image
-    from celltool.manifest import read_manifest
     from celltool.report.images import split_side_by_side
 
     generated = files(folder)
     for record in (manifest or {}).get("inputs") or []:
-        pairs = Path(str(record.get("path", "")))
-        try:
-            pm = read_manifest(pairs) if pairs.is_dir() else None
-        except CelltoolError:
-            pm = None
-        if (
-            not pm
-            or pm.get("kind") != "pairs"
-            or (pm.get("facts") or {}).get("layout")
-            not in (
-                None,
-                "side-by-side",
-            )
-        ):
-            continue
-        test = {p.stem: p for p in files(pairs / "test")}
+        test_split = side_by_side_test_split(record)
+        test = {p.stem: p for p in files(test_split)}
         chosen = [p for p in pick(generated, ctx) if p.stem in test]
         if not chosen:
             continue
