@@ -351,3 +351,24 @@ def test_a_label_part_a_plain_folder_and_an_earlier_report(folders, report, tmp_
     src = re.search(r'<img src="([^"]+)" alt="sim_0000.png"', text)[1]
     coloured = read_image(out / src)  # one colour per id, black background
     assert (coloured[labels == 0] == 0).all() and (coloured[labels > 0].max(axis=1) > 0).all()
+
+
+def test_image_helpers(monkeypatch):
+    import sys
+
+    from celltool.report import images
+
+    eight = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    assert images.stretch(eight) is eight  # 8-bit data is shown as it is
+    wide = np.linspace(0, 4095, 1000).astype(np.uint16)
+    shown = images.stretch(wide)
+    lo, hi = np.percentile(wide, [1, 99.5])
+    assert shown[wide <= lo].max() == 0 and shown[wide >= hi].min() == 255
+    assert images.evenly(10, 4) == [0, 3, 6, 9] and images.evenly(3, 8) == [0, 1, 2]
+    frames = [np.full((8, 8), v, np.uint16) for v in (0, 100, 200)]
+    assert images.gif_bytes(frames)[:6] == b"GIF89a"
+    monkeypatch.setitem(sys.modules, "PIL", None)  # no Pillow: no GIF, the filmstrip stays
+    assert images.gif_bytes(frames) is None
+    strip = images.filmstrip(frames, tile=32)
+    assert strip.shape == (32, 3 * 32 + 2 * 2)  # 8 px frames enlarged ×4, 2 px gaps
+    assert list(strip[0, [0, 40, 80]]) == [0, 128, 255]  # one stretch for the whole sequence
