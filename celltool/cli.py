@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("generate", "Generate with a trained model (RUN --help: its options)."),
     "evaluate": ("evaluate", "Score generated images or segmentations against real ones."),
     "demo": ("demo", "Run every step on simulated data and print the folder."),
+    "report": ("report", "One static HTML page from celltool output folders."),
     "plugins": ("plugins_cmd", "List plugins: package, version, what each provides."),
 }
 HELP = (

@@ -40,6 +40,7 @@ KINDS = (
     "metrics",  # evaluation results
     "simulation",  # simulator output (images + ground truth)
     "demo",  # the demo's results
+    "report",  # an HTML report of other folders (celltool report)
 )
 
 

@@ -110,7 +110,8 @@ class PluginSet:
     def _invalid(self, exc: pluggy.PluginValidationError, name: str | None = None) -> CelltoolError:
         name = name or self.pm.get_name(exc.plugin) or getattr(exc.plugin, "__name__", "?")
         where = self.sources.get(name, "")
-        hooks = ", ".join(sorted(FAMILIES.values()) + ["register_commands"])
+        other = ["register_commands", "register_report_sections"]
+        hooks = ", ".join(sorted(FAMILIES.values()) + other)
         return CelltoolError(
             f"plugin '{name}' ({where}): {exc} (celltool's hooks: {hooks})".replace("\n", " ")
         )

@@ -83,6 +83,11 @@ def world(name: str = "world"):
 @hookimpl
 def register_commands(app):
     app.add_typer(hello, name="hello")
+
+
+@hookimpl
+def register_report_sections(register):
+    register("blobs", lambda folder, manifest, ctx: "<p>blobs</p>")
 """
 
 
@@ -112,7 +117,7 @@ def test_loose_file_registers_every_family_and_a_command(tmp_path):
         "metrics": ["metric-a"],
         "simulators": ["blobs"],
     }
-    assert "register_commands" in rec["hooks"]
+    assert "register_commands" in rec["hooks"] and "register_report_sections" in rec["hooks"]
     res = cli("--plugins-dir", str(folder), "hello", "world", "--name", "cells")
     assert (res.returncode, res.stdout) == (0, "hello cells\n"), res.stderr
     assert "hello" in cli("--plugins-dir", str(folder), "--help").stdout

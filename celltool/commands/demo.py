@@ -23,7 +23,9 @@ def add(app: typer.Typer) -> None:
         seed: SeedOpt = 0,
         overwrite: OverwriteOpt = False,
     ) -> None:
-        """Run every step on simulated data (no data of yours needed) and print the folder."""
+        """Run every step on simulated data (no data of yours needed), ending with an HTML
+        report of every stage; print the report's page (OUT/report/index.html)."""
         from celltool.steps.demo import demo
 
-        emit([demo(output, seed=seed, quick=quick, overwrite=overwrite)])
+        out = demo(output, seed=seed, quick=quick, overwrite=overwrite)
+        emit([out / "report" / "index.html"])

@@ -1,8 +1,8 @@
 """``demo``: the whole pipeline on simulated data (no data of the user's needed), into one folder.
 
 simulate → segment → sketch → split → train pix2pix → generate → a temporal model on a
-simulated time-lapse → evaluate. Every stage calls the steps' Python API with plugin names;
-the demo imports no plugin.
+simulated time-lapse → evaluate → report. Every stage calls the steps' Python API with plugin
+names; the demo imports no plugin.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def stage_generate(out: Path, seed: int, quick: bool, results: dict[str, Path]) 
 
 
 def stage_dual(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> Path:
-    """A simulated time-lapse → temporal pairs → a tiny dual model → a generated sequence."""
+    """A simulated time-lapse of moving, growing and dividing cells → temporal pairs → a tiny
+    dual model → a generated sequence."""
     from celltool.imageio import list_image_tree, read_image, write_image
     from celltool.steps.generation import generate
     from celltool.steps.simulation import simulate
@@ -88,8 +89,10 @@ def stage_dual(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> P
     from celltool.steps.training import train
 
     frames, size = (12, 32) if quick else (40, 64)
-    sim = simulate(out / "timelapse", method="toy-timelapse", n=1, size=(size,), seed=seed,
-                   params={"frames": frames}, spec=SERIAL)  # fmt: skip
+    cells = {"frames": frames, "n_cells": 4 if quick else 8, "cell_radius": "3,5" if quick
+             else "5,8", "cycle": "8,12" if quick else "16,26", "speed": 1.0}  # fmt: skip
+    sim = simulate(out / "timelapse", method="timelapse2d", n=1, size=(size,), seed=seed,
+                   params=cells, spec=SERIAL)  # fmt: skip
     pairs = split(sim, out / "timelapse-pairs", method="frames", by="time", pairs="temporal",
                   ratios=(0.75, 0.0, 0.25), seed=seed)  # fmt: skip
     options: dict[str, Any] = {
@@ -119,6 +122,13 @@ def stage_evaluate(out: Path, seed: int, quick: bool, results: dict[str, Path]) 
                     table=False)  # fmt: skip
 
 
+def stage_report(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> Path:
+    """One HTML page of every stage (what it did, samples, metrics, loss curves, sequences)."""
+    from celltool.report import build_report
+
+    return build_report(list(results.values()), out / "report", title="celltool demo")
+
+
 STAGES: dict[str, Stage] = {
     "simulate": stage_simulate,
     "segment": stage_segment,
@@ -128,6 +138,7 @@ STAGES: dict[str, Stage] = {
     "generate": stage_generate,
     "dual": stage_dual,
     "evaluate": stage_evaluate,
+    "report": stage_report,
 }
 
 

@@ -254,6 +254,11 @@ def _compute(
                       for t in range(n)]  # fmt: skip
         output.write_csv(work / "sequence.csv", curve_rows, ["t", *curves])
         files.append("sequence.csv")
+        if curves:
+            from celltool.plots import sequence_curves
+
+            sequence_curves(curves).write(work / "plots" / "sequence")
+            files.append("plots/sequence.png")
     if distribution:
         extra["distribution"] = _distribution(
             src, distribution, params, spec, real_files, gen_files
@@ -261,7 +266,8 @@ def _compute(
         summary.update({k: output.single(v) for k, v in extra["distribution"].items()})
     if rows:
         output.write_csv(work / "pairs.csv", rows, columns)
-        output.write_plots(work / "plots", rows, metric_cols)
+        higher = {c.name: bool(c.info.higher_is_better) for c in per_pair}
+        output.write_plots(work / "plots", rows, metric_cols, higher)
         files += ["pairs.csv", "plots/"]
     return summary, extra, rows, files
 

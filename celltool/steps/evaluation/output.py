@@ -58,15 +58,21 @@ def _cell(v: Any) -> Any:
     return f"{v:.10g}" if isinstance(v, float) else v
 
 
-def write_plots(folder: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    """One distribution plot per metric column (``plots/<metric>.png``)."""
-    from celltool.imageio import write_image
-    from celltool.plots import box_and_histogram
+def write_plots(
+    folder: Path, rows: list[dict[str, Any]], columns: list[str], higher: dict[str, bool]
+) -> None:
+    """One distribution plot per metric column: ``plots/<metric>.png`` and the values behind
+    it, ``plots/<metric>.csv``."""
+    from celltool.plots import metric_distribution
 
     folder.mkdir(exist_ok=True)
+    names = [str(r.get("generated", "")) for r in rows]
     for col in columns:
-        values = np.array([r.get(col, np.nan) for r in rows], dtype=np.float64)
-        write_image(folder / f"{col}.png", box_and_histogram(values, col))
+        values = [float(r.get(col, np.nan)) for r in rows]
+        plot = metric_distribution(
+            values, metric=col, names=names, higher_is_better=higher.get(col.split(".")[0])
+        )
+        plot.write(folder / col)
 
 
 def show_table(summary: dict[str, dict[str, float]], higher: dict[str, bool]) -> None:
