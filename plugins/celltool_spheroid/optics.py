@@ -69,10 +69,10 @@ def apply_attenuation(
     for start in range(0, z_size, chunk):
         block = mask[start : start + chunk]
         depth = np.cumsum(block, axis=0, dtype=np.int32)
-        depth += above - 1
+        depth += above - 1  # −1 above a column's first mask voxel: lut[−1] = 1
         above = depth[-1] + 1
-        depth[~block] = z_size
-        emitter[start : start + chunk] *= lut[depth]
+        part = emitter[start : start + chunk]
+        np.multiply(part, lut[depth], out=part, where=block)
 
 
 # --- depth-variant convolution ------------------------------------------------------------
@@ -109,22 +109,17 @@ def psf_weights(n_z: int, n_psf: int) -> np.ndarray:
 
 class Blur:
     """y = Σ_j h_j ∗ (w_j · x): each voxel is blurred by the PSFs of its own depth, weighted
-    by ``psf_weights`` (so each PSF, normalised to 1, keeps the total signal). A true
-    convolution (the kernel is not mirrored as in a correlation), zero outside the volume,
-    computed by FFT in z-slabs (overlap-save) so that memory stays at about ``slab_bytes``
-    whatever the volume's depth; the kernels' spectra are computed once. ``max_rows``: the
-    most output rows one ``rows`` call will ask for (sizes the slabs), ``workers``: FFT
-    threads (default: all).
+    by ``psf_weights`` (each PSF is normalised to 1, so the total signal is kept). A true
+    convolution (the kernel is not mirrored, unlike a correlation), zero outside the volume.
+
+    Each slice is Fourier-transformed in (y, x) once; an output row is the sum over the
+    kernel's z taps of (kernel slice spectrum × input slice spectrum), transformed back. Memory
+    is the kernels' spectra plus one kernel depth of slice spectra, whatever the volume's size;
+    empty slices cost nothing. ``workers``: FFT threads (default: all).
     """
 
     def __init__(
-        self,
-        volume: np.ndarray,
-        psfs: Sequence[np.ndarray],
-        *,
-        slab_bytes: int = 128 * 2**20,
-        workers: int | None = None,
-        max_rows: int | None = None,
+        self, volume: np.ndarray, psfs: Sequence[np.ndarray], *, workers: int | None = None
     ):
         from scipy import fft
 
@@ -132,48 +127,58 @@ class Blur:
         if len(shapes) != 1 or any(n % 2 == 0 for n in next(iter(shapes))):
             raise ValueError(f"PSFs must share one odd shape, got {sorted(shapes)}")
         self.volume = volume
-        self.kernel_shape = next(iter(shapes))
-        self.half = [n // 2 for n in self.kernel_shape]
+        self.half = [n // 2 for n in next(iter(shapes))]
         self.weights = psf_weights(volume.shape[0], len(psfs))
         self.workers = workers or -1
         _, ny, nx = volume.shape
-        self.fft_yx = (fft.next_fast_len(ny + self.half[1]), fft.next_fast_len(nx + self.half[2]))
-        row_bytes = 8 * self.fft_yx[0] * (self.fft_yx[1] // 2 + 1) * 2  # spectra + real slab
-        rows = max(slab_bytes // row_bytes, 2 * self.half[0] + 1)
-        rows = min(rows, (max_rows or volume.shape[0]) + 2 * self.half[0])
-        self.fft_z = fft.next_fast_len(int(rows))
-        self.slab = self.fft_z - 2 * self.half[0]  # output rows per slab
-        size = (self.fft_z, *self.fft_yx)
+        self.size = (fft.next_fast_len(ny + self.half[1]), fft.next_fast_len(nx + self.half[2]))
         self.spectra = [
-            fft.rfftn(np.asarray(p, np.float32), s=size, workers=self.workers) for p in psfs
+            fft.rfft2(np.asarray(p, np.float32), s=self.size, workers=self.workers) for p in psfs
         ]
+        self._slices: dict[int, np.ndarray | None] = {}
+
+    def _slice(self, z: int) -> np.ndarray | None:
+        """The (y, x) spectrum of input slice z (None when the slice is empty)."""
+        from scipy import fft
+
+        if z not in self._slices:
+            plane = self.volume[z]
+            self._slices[z] = (
+                fft.rfft2(plane, s=self.size, workers=self.workers) if plane.any() else None
+            )
+        return self._slices[z]
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         """Blurred rows ``start:stop`` of the volume (float32, (stop − start, Y, X))."""
         from scipy import fft
 
-        _, ny, nx = self.volume.shape
-        out = np.empty((stop - start, ny, nx), np.float32)
+        n_z, ny, nx = self.volume.shape
         hz, hy, hx = self.half
-        for a in range(start, stop, self.slab):
-            b = min(a + self.slab, stop)
-            lo, hi = a - hz, b + hz  # input rows the output rows a:b see
-            src = slice(max(lo, 0), min(hi, self.volume.shape[0]))
+        out = np.zeros((stop - start, ny, nx), np.float32)
+        term = np.empty(self.spectra[0].shape[1:], np.complex64)
+        for row in range(start, stop):
+            for z in [z for z in self._slices if z < row - hz]:
+                del self._slices[z]  # no later row sees it
             total = None
-            for j, spectrum in enumerate(self.spectra):
-                w = self.weights[j, src]
-                if not w.any():
+            for k in range(2 * hz + 1):
+                z = row + hz - k
+                if not 0 <= z < n_z:
                     continue
-                block = np.zeros((self.fft_z, ny, nx), np.float32)
-                block[src.start - lo : src.stop - lo] = self.volume[src] * w[:, None, None]
-                term = fft.rfftn(block, s=(self.fft_z, *self.fft_yx), workers=self.workers)
-                term *= spectrum
-                total = term if total is None else total.__iadd__(term)
-            if total is None:
-                out[a - start : b - start] = 0
-                continue
-            full = fft.irfftn(total, s=(self.fft_z, *self.fft_yx), workers=self.workers)
-            out[a - start : b - start] = full[2 * hz : 2 * hz + b - a, hy : hy + ny, hx : hx + nx]
+                spectrum = self._slice(z)
+                if spectrum is None:
+                    continue
+                used = np.flatnonzero(self.weights[:, z])
+                kernel = self.spectra[used[0]][k]
+                if len(used) > 1 or self.weights[used[0], z] != 1:
+                    kernel = sum(self.weights[j, z] * self.spectra[j][k] for j in used)
+                np.multiply(kernel, spectrum, out=term)
+                if total is None:
+                    total = term.copy()
+                else:
+                    total += term
+            if total is not None:
+                plane = fft.irfft2(total, s=self.size, workers=self.workers)
+                out[row - start] = plane[hy : hy + ny, hx : hx + nx]
         return out
 
 

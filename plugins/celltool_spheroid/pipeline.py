@@ -55,12 +55,12 @@ def _render(emitter, psfs, keep, out_shape, sim_voxel, output_voxel, options, cl
     from celltool_spheroid.resample import axis_weights, resample_axis
 
     t0 = time.perf_counter()
-    blur = Blur(emitter, psfs, max_rows=keep, **options)
+    blur = Blur(emitter, psfs, **options)
     clock["convolution"] += time.perf_counter() - t0
     ratios = [b / a for a, b in zip(sim_voxel, output_voxel, strict=True)]
     idx, w = axis_weights(keep, out_shape[0], ratios[0], "linear")
     image = np.empty(out_shape, np.float32)
-    step = max(1, int((blur.slab - 2) / max(ratios[0], 1e-9)))
+    step = max(1, int(16 / max(ratios[0], 1e-9)))
     for o0 in range(0, out_shape[0], step):
         o1 = min(o0 + step, out_shape[0])
         r0, r1 = int(idx[:, o0:o1].min()), int(idx[:, o0:o1].max()) + 1
@@ -103,7 +103,6 @@ def simulate_volume(
     background: float = 10.0,
     camera: Camera | None = None,
     label_threshold: float | None = None,
-    slab_bytes: int = 128 * 2**20,
     workers: int | None = None,
 ) -> dict[str, Any]:
     """Simulate one spheroid volume; returns ``image`` (camera output, uint8/uint16, the
@@ -118,14 +117,10 @@ def simulate_volume(
     voxel everywhere. Voxel sizes are µm (z, y, x); see docs/spheroid.md for every parameter.
     """
     from celltool_spheroid.optics import apply_attenuation, grow_labels
-    from celltool_spheroid.placement import (
-        Canvas,
-        place_nuclei,
-        place_subcultures,
-        prepare_sources,
-    )
+    from celltool_spheroid.placement import Canvas, place_nuclei, place_subcultures
     from celltool_spheroid.psf import resample_psf
     from celltool_spheroid.resample import resample
+    from celltool_spheroid.variants import prepare_sources
 
     camera = camera or Camera()
     mask = np.asarray(mask, dtype=bool)
@@ -193,7 +188,7 @@ def simulate_volume(
     clock["attenuation"] = time.perf_counter() - t0
 
     keep = shape[0] - int(z_append)
-    options = dict(slab_bytes=slab_bytes, workers=workers)
+    options = dict(workers=workers)
     image = _render(canvas.emitter, psfs, keep, mask.shape, sim_voxel, output_voxel, options, clock)
     del canvas.emitter
 
