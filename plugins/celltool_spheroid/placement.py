@@ -25,10 +25,27 @@ CACHE_BYTES = 256 * 2**20
 BLOCK = 512  # attempts per block of random numbers
 
 
+@dataclass(frozen=True)
+class Placed:
+    """One placed nucleus: its id, prototype set (``main``/``subculture``) and index, rotation
+    (degrees), mirror (swap, flip_y, flip_x), centroid voxel on the simulation grid, voxels,
+    and voxels of its grown shape that lay on earlier nuclei."""
+
+    id: int
+    prototypes: str
+    prototype: int
+    angle: int
+    mirror: tuple[bool, bool, bool]
+    centre: tuple[int, int, int]
+    voxels: int
+    overlap: int
+
+
 @dataclass
 class Canvas:
     """The growing phantom: instance ``labels`` (uint16), ``emitter`` intensities (float32) and
-    a boolean ``occupied`` map, all on the simulation grid."""
+    a boolean ``occupied`` map, all on the simulation grid; ``records`` lists what was placed
+    (``Placed``), ``attempts`` counts the attempts."""
 
     labels: np.ndarray
     emitter: np.ndarray
@@ -37,6 +54,7 @@ class Canvas:
     attempts: int = 0
     cache: OrderedDict = field(default_factory=OrderedDict)
     cache_bytes: int = 0
+    records: list = field(default_factory=list)
 
     @classmethod
     def empty(cls, shape: Sequence[int]) -> Canvas:
@@ -83,24 +101,26 @@ def _check(max_overlap: float, min_dist: int, break_criterion: int, max_rotation
 
 
 def _fits(canvas: Canvas, mask: np.ndarray, pose, variant: Variant, centre, limit: float):
-    """Whether the posed nucleus at ``centre`` lies in ``mask`` and its grown shape covers at
-    most ``limit`` occupied voxels: cheap exact pre-tests first, then the bounding boxes."""
+    """The occupied voxels under the posed nucleus's grown shape at ``centre`` when the nucleus
+    lies in ``mask`` and they are at most ``limit``, else None: cheap exact pre-tests first,
+    then the bounding boxes."""
     shape = mask.shape
     at = (centre[0] * shape[1] + centre[1]) * shape[2] + centre[2]
     inside, taken = mask.reshape(-1), canvas.occupied.reshape(-1)
     strict = limit < 1
     if variant.core and (not inside[at] or (strict and taken[at])):
-        return False  # the centroid voxel, part of the nucleus, is outside or taken
+        return None  # the centroid voxel, part of the nucleus, is outside or taken
     body_flat, grown_flat = pose.flat_probes(shape)
     if not inside[at + body_flat].all() or (strict and taken[at + grown_flat].any()):
-        return False
+        return None
     corner = [c - a for c, a in zip(centre, pose.grown_anchor, strict=True)]
     g_box = tuple(slice(c, c + n) for c, n in zip(corner, pose.grown.shape, strict=True))
-    if np.count_nonzero(np.logical_and(pose.grown, canvas.occupied[g_box])) > limit:
-        return False
+    overlap = int(np.count_nonzero(np.logical_and(pose.grown, canvas.occupied[g_box])))
+    if overlap > limit:
+        return None
     corner = [c - a for c, a in zip(centre, pose.anchor, strict=True)]
     box = tuple(slice(c, c + n) for c, n in zip(corner, pose.body.shape, strict=True))
-    return not np.any(np.greater(pose.body, mask[box]))
+    return None if np.any(np.greater(pose.body, mask[box])) else overlap
 
 
 def place_nuclei(
@@ -160,9 +180,9 @@ def place_nuclei(
             if hi < lo:
                 break
             centre.append(lo + int(u[6 + axis] * (hi - lo + 1)))
-        if len(centre) < 3 or not _fits(
-            canvas, mask, pose, variant, centre, max_overlap * variant.area
-        ):
+        limit = max_overlap * variant.area
+        overlap = _fits(canvas, mask, pose, variant, centre, limit) if len(centre) == 3 else None
+        if overlap is None:
             failures += 1
             continue
         image, _ = orient(render_image(sources[index], variant), variant.anchor, *pose.key)
@@ -171,6 +191,18 @@ def place_nuclei(
         canvas.labels[box][pose.body] = canvas.next_id
         canvas.emitter[box][pose.body] = image[pose.body]
         canvas.occupied[box] |= pose.body
+        canvas.records.append(
+            Placed(
+                canvas.next_id,
+                cache_tag,
+                index,
+                angle,
+                pose.key,
+                tuple(centre),
+                variant.area,
+                overlap,
+            )
+        )
         canvas.next_id += 1
         placed += 1
         failures = 0
