@@ -187,6 +187,16 @@ def blur(volume: np.ndarray, psfs: Sequence[np.ndarray], **options) -> np.ndarra
     return Blur(volume, psfs, **options).rows(0, volume.shape[0])
 
 
+def _convolve_same(volume: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Linear convolution of a small volume, the output aligned with it (kernel centre n // 2)."""
+    from scipy import fft
+
+    size = [fft.next_fast_len(a + b - 1) for a, b in zip(volume.shape, kernel.shape, strict=True)]
+    full = fft.irfftn(fft.rfftn(volume, size) * fft.rfftn(kernel, size), size)
+    box = tuple(slice(k // 2, k // 2 + n) for k, n in zip(kernel.shape, volume.shape, strict=True))
+    return full[box]
+
+
 # --- labels grown or shrunk to the blurred nuclei (convolve_labels.py) ---------------------
 
 
@@ -199,7 +209,7 @@ def grow_labels(
     centroid's ``psf_weights`` blend), kept where the response exceeds ``threshold``; a
     voxel claimed by several goes to the highest response. Labels then match the size of the
     blurred nuclei (grow when the threshold is low, shrink when high)."""
-    from scipy import ndimage, signal
+    from scipy import ndimage
 
     if not 0 < threshold < 1:
         raise ValueError(f"the label threshold must lie in (0, 1), got {threshold}")
@@ -217,7 +227,7 @@ def grow_labels(
         own = (labels[grown] == index + 1).astype(np.float32)
         z_mid = int(round(ndimage.center_of_mass(own)[0])) + grown[0].start
         psf = sum(w * p for w, p in zip(weights[:, z_mid], psfs, strict=True))
-        response = signal.fftconvolve(own, psf, mode="same")
+        response = _convolve_same(own, psf)
         claim = (response > threshold) & (response > best[grown])
         best[grown][claim] = response[claim]
         out[grown][claim] = index + 1
