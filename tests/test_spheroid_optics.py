@@ -148,9 +148,9 @@ def test_gibson_lanni_psf_is_normalised_centred_and_degrades_with_depth():
     shallow = psf.psf_from_optics(voxel, depth=0.0, **kw)
     deep = psf.psf_from_optics(voxel, depth=60.0, **kw)
     for kernel in (shallow, deep):
-        assert kernel.shape == (15, 31, 31) and np.isclose(kernel.sum(), 1, atol=1e-5)
+        assert kernel.shape == (11, 21, 21) and np.isclose(kernel.sum(), 1, atol=1e-5)
         peak = np.unravel_index(np.argmax(kernel), kernel.shape)
-        assert peak[1:] == (15, 15) and abs(peak[0] - 7) <= 1
+        assert peak[1:] == (10, 10) and abs(peak[0] - 5) <= 1
     assert deep.max() < 0.8 * shallow.max()  # spherical aberration spreads the deep PSF
 
 
@@ -196,3 +196,23 @@ def test_grown_labels_follow_the_blurred_size():
     assert set(np.unique(grown)) == {0, 1, 2}
     # the voxel between them goes to the nucleus that responds more
     assert grown[4, 13, 9] in (1, 2) and grown[4, 13, 6] == 1 and grown[4, 13, 15] == 2
+
+
+def test_psfs_of_different_sizes_are_padded_about_their_centres():
+    small = psf.gaussian_psf((1, 1, 1), (0.8, 0.8, 0.8), half=(1, 2, 2))
+    large = psf.gaussian_psf((1, 1, 1), (0.8, 0.8, 0.8), half=(3, 2, 4))
+    padded = optics.common_shape([small, large])
+    assert [p.shape for p in padded] == [(7, 5, 9), (7, 5, 9)]
+    assert np.array_equal(padded[0][2:5, :, 2:7], small)
+    volume = np.zeros((12, 11, 11), np.float32)
+    volume[6, 5, 5] = 1
+    assert np.isclose(optics.blur(volume, [small, large]).sum(), 1, atol=1e-5)
+    with pytest.raises(ValueError, match="odd-sized"):
+        optics.common_shape([np.ones((2, 3, 3))])
+
+
+def test_depth_variant_psfs_from_optics_sit_in_their_slabs():
+    depths = psf.slab_depths(50, 3, 0.9)  # slabs of 10 slices: PSFs alone in 0-9, 20-29, 40-49
+    assert np.allclose(depths, [4.5, 22.5, 40.5])
+    kernels = psf.psfs_from_optics(50, 3, (0.9, 0.1, 0.1), model="gaussian")
+    assert len(kernels) == 3 and all(np.isclose(k.sum(), 1, atol=1e-5) for k in kernels)

@@ -48,7 +48,11 @@ def test_output_shapes_types_and_facts():
     n = facts["nuclei"]
     assert n >= 5 and set(np.unique(labels)) == set(range(n + 1))  # ids 1..N, no gaps
     assert not np.any(labels[~mask])  # every nucleus inside the mask
-    assert set(facts["seconds"]) == STAGES
+    assert set(facts["seconds"]) == set(facts["cpu_seconds"]) == STAGES
+    assert len(result["placements"]) == facts["placed"]
+    assert {"id", "prototype", "angle", "mirror", "centre", "voxels"} <= set(
+        result["placements"][0]
+    )
     assert facts["z_append"] == default_z_append(PROTO, SIM) == 30
     assert facts["sim_shape"] == list(simulation_grid(mask.shape, OUT, SIM, 30))
     assert facts["placed"] >= n and facts["attempts"] > facts["placed"]

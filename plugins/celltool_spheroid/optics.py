@@ -107,6 +107,18 @@ def psf_weights(n_z: int, n_psf: int) -> np.ndarray:
     return weights
 
 
+def common_shape(psfs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The PSFs zero-padded about their centre voxels to one shape (each must be odd-sized,
+    as ``psf.prepare_psf`` makes them)."""
+    if not psfs or any(n % 2 == 0 for p in psfs for n in p.shape):
+        raise ValueError(f"PSFs must be odd-sized, got {[p.shape for p in psfs]}")
+    shape = np.max([p.shape for p in psfs], axis=0)
+    return [
+        np.pad(p, [((m - n) // 2, (m - n) // 2) for m, n in zip(shape, p.shape, strict=True)])
+        for p in psfs
+    ]
+
+
 class Blur:
     """y = Σ_j h_j ∗ (w_j · x): each voxel is blurred by the PSFs of its own depth, weighted
     by ``psf_weights`` (each PSF is normalised to 1, so the total signal is kept). A true
@@ -123,11 +135,9 @@ class Blur:
     ):
         from scipy import fft
 
-        shapes = {tuple(p.shape) for p in psfs}
-        if len(shapes) != 1 or any(n % 2 == 0 for n in next(iter(shapes))):
-            raise ValueError(f"PSFs must share one odd shape, got {sorted(shapes)}")
+        psfs = common_shape(psfs)
         self.volume = volume
-        self.half = [n // 2 for n in next(iter(shapes))]
+        self.half = [n // 2 for n in psfs[0].shape]
         self.weights = psf_weights(volume.shape[0], len(psfs))
         self.workers = workers or -1
         _, ny, nx = volume.shape
@@ -213,6 +223,7 @@ def grow_labels(
 
     if not 0 < threshold < 1:
         raise ValueError(f"the label threshold must lie in (0, 1), got {threshold}")
+    psfs = common_shape(psfs)
     weights = psf_weights(labels.shape[0], len(psfs))
     half = [n // 2 for n in psfs[0].shape]
     best = np.zeros(labels.shape, np.float32)

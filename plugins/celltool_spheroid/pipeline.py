@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -48,15 +49,41 @@ def _mask_on_grid(mask, output_voxel, sim_voxel, shape, z_append) -> np.ndarray:
     return np.pad(sim, ((0, z_append), (0, 0), (0, 0)), mode="edge")
 
 
-def _render(emitter, psfs, keep, out_shape, sim_voxel, output_voxel, options, clock):
+class Stopwatch:
+    """Wall and CPU seconds per stage (``with watch("placement"): ...``; stages add up)."""
+
+    STAGES = (
+        "prototypes",
+        "placement",
+        "attenuation",
+        "convolution",
+        "resampling",
+        "labels",
+        "camera",
+    )
+
+    def __init__(self) -> None:
+        self.wall = dict.fromkeys(self.STAGES, 0.0)
+        self.cpu = dict.fromkeys(self.STAGES, 0.0)
+
+    @contextmanager
+    def __call__(self, stage: str):
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall[stage] += time.perf_counter() - wall
+            self.cpu[stage] += time.process_time() - cpu
+
+
+def _render(emitter, psfs, keep, out_shape, sim_voxel, output_voxel, workers, watch):
     """Blur rows 0:keep and resample them to ``out_shape`` (xy: pixel area, z: focal planes),
     a chunk of output slices at a time so memory stays bounded."""
     from celltool_spheroid.optics import Blur
     from celltool_spheroid.resample import axis_weights, resample_axis
 
-    t0 = time.perf_counter()
-    blur = Blur(emitter, psfs, **options)
-    clock["convolution"] += time.perf_counter() - t0
+    with watch("convolution"):
+        blur = Blur(emitter, psfs, workers=workers)
     ratios = [b / a for a, b in zip(sim_voxel, output_voxel, strict=True)]
     idx, w = axis_weights(keep, out_shape[0], ratios[0], "linear")
     image = np.empty(out_shape, np.float32)
@@ -64,16 +91,38 @@ def _render(emitter, psfs, keep, out_shape, sim_voxel, output_voxel, options, cl
     for o0 in range(0, out_shape[0], step):
         o1 = min(o0 + step, out_shape[0])
         r0, r1 = int(idx[:, o0:o1].min()), int(idx[:, o0:o1].max()) + 1
-        t0 = time.perf_counter()
-        rows = blur.rows(r0, r1)
-        t1 = time.perf_counter()
-        rows = resample_axis(rows, 1, out_shape[1], ratios[1], "area")
-        rows = resample_axis(rows, 2, out_shape[2], ratios[2], "area")
-        for o in range(o0, o1):
-            image[o] = w[0, o] * rows[idx[0, o] - r0] + w[1, o] * rows[idx[1, o] - r0]
-        clock["convolution"] += t1 - t0
-        clock["resampling"] += time.perf_counter() - t1
+        with watch("convolution"):
+            rows = blur.rows(r0, r1)
+        with watch("resampling"):
+            rows = resample_axis(rows, 1, out_shape[1], ratios[1], "area")
+            rows = resample_axis(rows, 2, out_shape[2], ratios[2], "area")
+            for o in range(o0, o1):
+                image[o] = w[0, o] * rows[idx[0, o] - r0] + w[1, o] * rows[idx[1, o] - r0]
     return np.maximum(image, 0, out=image)  # FFT round-off leaves ~1e-8 negatives
+
+
+def _phantom(rng, sources, sub_sources, sim_mask, z_append, sim_voxel, options):
+    """The canvas with every nucleus placed (subcultures first, as the original)."""
+    from celltool_spheroid.placement import Canvas, place_nuclei, place_subcultures
+
+    options = dict(options)
+    min_dist, sub_min_dist = options.pop("min_dist"), options.pop("subculture_min_dist")
+    count, radii_um = options.pop("subcultures"), options.pop("subculture_radii")
+    canvas = Canvas.empty(sim_mask.shape)
+    radii = [radii_um[0] / sim_voxel[0]] + [radii_um[1] / v for v in sim_voxel[1:]]
+    place_subcultures(
+        canvas,
+        sim_mask,
+        sub_sources,
+        rng,
+        count=count if sub_sources else 0,
+        radii=radii,
+        z_limit=sim_mask.shape[0] - z_append,
+        min_dist=sub_min_dist,
+        **options,
+    )
+    place_nuclei(canvas, sim_mask, sources, rng, min_dist=min_dist, **options)
+    return canvas
 
 
 def simulate_volume(
@@ -105,19 +154,21 @@ def simulate_volume(
     label_threshold: float | None = None,
     workers: int | None = None,
 ) -> dict[str, Any]:
-    """Simulate one spheroid volume; returns ``image`` (camera output, uint8/uint16, the
+    """Simulate one spheroid volume. Returns ``image`` (camera output, uint8/uint16, the
     mask's shape), ``labels`` (uint16 instance ids 1..N at the output resolution),
-    ``expected`` (float32 expected photons per voxel, noise-free) and ``facts`` (counts,
-    grid, per-stage seconds in ``facts["seconds"]``).
+    ``expected`` (float32 expected photons per voxel, noise-free), ``placements`` (one dict
+    per placed nucleus: id on the simulation grid, prototype, angle, mirror, centre, voxels,
+    overlap) and ``facts`` (counts, grids, wall and CPU seconds per stage).
 
     ``mask``: where nuclei may lie, at the *output* voxel size (as in the original; the
     output has its shape). ``psfs``: one or more PSFs on the simulation grid, front to back
     (``psf.prepare_psf`` / ``psf.psf_from_optics``), normalised. ``photons``: expected
     photons per voxel of a unit-intensity region at the surface; ``background``: photons per
-    voxel everywhere. Voxel sizes are µm (z, y, x); see docs/spheroid.md for every parameter.
+    voxel everywhere. Voxel sizes are µm (z, y, x); docs/spheroid.md explains every parameter.
     """
+    from dataclasses import asdict
+
     from celltool_spheroid.optics import apply_attenuation, grow_labels
-    from celltool_spheroid.placement import Canvas, place_nuclei, place_subcultures
     from celltool_spheroid.psf import resample_psf
     from celltool_spheroid.resample import resample
     from celltool_spheroid.variants import prepare_sources
@@ -130,91 +181,78 @@ def simulate_volume(
         raise ValueError(f"photons and background must lie in 0..1e7, got {photons}, {background}")
     if not prototypes:
         raise ValueError("no nucleus prototypes")
-    clock = dict.fromkeys(
-        ("prototypes", "placement", "attenuation", "convolution", "resampling", "labels"), 0.0
-    )
-    clock["camera"] = 0.0
-    t0 = time.perf_counter()
-    if z_append is None:
-        z_append = default_z_append(prototype_voxel, sim_voxel)
-    shape = simulation_grid(mask.shape, output_voxel, sim_voxel, int(z_append))
+    z_append = default_z_append(prototype_voxel, sim_voxel) if z_append is None else int(z_append)
+    if not 0 <= z_append <= 10_000:
+        raise ValueError(f"z_append must lie in 0..10000 slices, got {z_append}")
+    shape = simulation_grid(mask.shape, output_voxel, sim_voxel, z_append)
     if np.prod(shape, dtype=float) > MAX_SIM_VOXELS:
         raise ValueError(
             f"the simulation grid {shape} has over {MAX_SIM_VOXELS:.0e} voxels (~8 bytes "
             "each): use a smaller mask or a coarser simulation voxel size"
         )
-    sources = prepare_sources(prototypes, prototype_voxel, sim_voxel)
-    sub_sources = prepare_sources(
-        subculture_prototypes, subculture_voxel or prototype_voxel, sim_voxel
-    )
-    sim_mask = _mask_on_grid(mask, output_voxel, sim_voxel, shape, int(z_append))
-    clock["prototypes"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    canvas = Canvas.empty(shape)
-    placing = dict(
-        max_overlap=max_overlap,
-        rotate_probability=rotate_probability,
-        max_rotation=max_rotation,
-        mirror=mirror,
-        break_criterion=break_criterion,
-    )
-    radii = [subculture_radii[0] / sim_voxel[0]] + [subculture_radii[1] / v for v in sim_voxel[1:]]
-    in_subcultures = place_subcultures(
-        canvas,
-        sim_mask,
-        sub_sources,
-        rng,
-        count=subcultures if sub_sources else 0,
-        radii=radii,
-        z_limit=shape[0] - int(z_append),
-        min_dist=subculture_min_dist,
-        **placing,
-    )
-    placed = place_nuclei(canvas, sim_mask, sources, rng, min_dist=min_dist, **placing)
-    del canvas.occupied, canvas.cache
-    clock["placement"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    slices_per_output = output_voxel[0] / sim_voxel[0]
-    apply_attenuation(
-        canvas.emitter,
-        sim_mask,
-        law=attenuation,
-        b=attenuation_b,
-        slices_per_unit=slices_per_output,
-    )
-    del sim_mask
-    clock["attenuation"] = time.perf_counter() - t0
-
-    keep = shape[0] - int(z_append)
-    options = dict(workers=workers)
-    image = _render(canvas.emitter, psfs, keep, mask.shape, sim_voxel, output_voxel, options, clock)
+    watch = Stopwatch()
+    with watch("prototypes"):
+        sources = prepare_sources(prototypes, prototype_voxel, sim_voxel)
+        sub_voxel = subculture_voxel or prototype_voxel
+        sub_sources = prepare_sources(subculture_prototypes, sub_voxel, sim_voxel)
+        sim_mask = _mask_on_grid(mask, output_voxel, sim_voxel, shape, z_append)
+    with watch("placement"):
+        options = dict(
+            max_overlap=max_overlap,
+            min_dist=min_dist,
+            break_criterion=break_criterion,
+            rotate_probability=rotate_probability,
+            max_rotation=max_rotation,
+            mirror=mirror,
+            subcultures=subcultures,
+            subculture_radii=subculture_radii,
+            subculture_min_dist=subculture_min_dist,
+        )
+        canvas = _phantom(rng, sources, sub_sources, sim_mask, z_append, sim_voxel, options)
+        del canvas.occupied, canvas.cache
+    with watch("attenuation"):
+        per_output_slice = output_voxel[0] / sim_voxel[0]
+        apply_attenuation(
+            canvas.emitter,
+            sim_mask,
+            law=attenuation,
+            b=attenuation_b,
+            slices_per_unit=per_output_slice,
+        )
+        del sim_mask
+    keep = shape[0] - z_append
+    image = _render(canvas.emitter, psfs, keep, mask.shape, sim_voxel, output_voxel, workers, watch)
     del canvas.emitter
-
-    t0 = time.perf_counter()
-    labels = resample(canvas.labels[:keep], sim_voxel, output_voxel, ("nearest",) * 3, mask.shape)
-    if label_threshold is not None:
-        out_psfs = [resample_psf(p, sim_voxel, output_voxel) for p in psfs]
-        labels = grow_labels(labels, out_psfs, label_threshold)
-    labels = _sequential(labels)
-    clock["labels"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    expected = image * np.float32(photons) + np.float32(background)
-    counts = acquire(expected, camera, rng)
-    clock["camera"] = time.perf_counter() - t0
+    with watch("labels"):
+        labels = resample(
+            canvas.labels[:keep], sim_voxel, output_voxel, ("nearest",) * 3, mask.shape
+        )
+        if label_threshold is not None:
+            out_psfs = [resample_psf(p, sim_voxel, output_voxel) for p in psfs]
+            labels = grow_labels(labels, out_psfs, label_threshold)
+        labels = _sequential(labels)
+    with watch("camera"):
+        expected = image * np.float32(photons) + np.float32(background)
+        counts = acquire(expected, camera, rng)
+    placements = [asdict(r) for r in canvas.records]
     facts = {
         "nuclei": int(labels.max()),
-        "placed": int(placed + in_subcultures),
-        "placed_in_subcultures": int(in_subcultures),
+        "placed": len(placements),
+        "placed_in_subcultures": sum(r["prototypes"] == "subculture" for r in placements),
         "attempts": int(canvas.attempts),
         "sim_shape": list(shape),
-        "z_append": int(z_append),
+        "z_append": z_append,
         "output_shape": list(mask.shape),
-        "seconds": {k: round(v, 4) for k, v in clock.items()},
+        "seconds": {k: round(v, 4) for k, v in watch.wall.items()},
+        "cpu_seconds": {k: round(v, 4) for k, v in watch.cpu.items()},
     }
-    return {"image": counts, "labels": labels, "expected": expected, "facts": facts}
+    return {
+        "image": counts,
+        "labels": labels,
+        "expected": expected,
+        "placements": placements,
+        "facts": facts,
+    }
 
 
 def _sequential(labels: np.ndarray) -> np.ndarray:

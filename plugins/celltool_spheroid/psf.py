@@ -117,6 +117,24 @@ def psf_from_optics(
     return (psf / psf.sum()).astype(np.float32)
 
 
+def slab_depths(n_z: int, count: int, voxel_z: float) -> list[float]:
+    """Depths (µm below z = 0) of the middle of the slabs where each of ``count`` PSFs acts
+    alone (the ``optics.psf_weights`` layout of an ``n_z``-slice grid): where to compute
+    depth-variant PSFs."""
+    if count == 1:
+        return [n_z * voxel_z / 2]
+    length = n_z // (2 * count - 1)
+    return [(2 * j + 0.5) * length * voxel_z for j in range(count)]
+
+
+def psfs_from_optics(n_z: int, count: int, voxel: Sequence[float], **optics) -> list[np.ndarray]:
+    """``count`` depth-variant PSFs for an ``n_z``-slice simulation grid of ``voxel`` µm, front
+    to back, each computed at its ``slab_depths`` depth (``psf_from_optics`` options)."""
+    if not 1 <= count <= 16:
+        raise ValueError(f"between 1 and 16 PSFs, got {count}")
+    return [psf_from_optics(voxel, depth=d, **optics) for d in slab_depths(n_z, count, voxel[0])]
+
+
 def resample_psf(
     psf: np.ndarray, voxel_in: Sequence[float], voxel_out: Sequence[float]
 ) -> np.ndarray:
