@@ -143,7 +143,7 @@ def test_gibson_lanni_psf_is_normalised_centred_and_degrades_with_depth():
     pytest.importorskip("microscPSF", reason="microscPSF-py (extra 'spheroid') not installed")
     voxel = (0.4, 0.1, 0.1)
     kw = dict(
-        na=1.0, wavelength=0.52, immersion_index=1.33, sample_index=1.45, half_size=(2.8, 1.5)
+        na=1.0, wavelength=0.52, immersion_index=1.33, sample_index=1.45, half_size=(2.0, 1.0)
     )
     shallow = psf.psf_from_optics(voxel, depth=0.0, **kw)
     deep = psf.psf_from_optics(voxel, depth=60.0, **kw)
