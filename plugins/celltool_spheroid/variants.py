@@ -68,17 +68,18 @@ def prepare_sources(
 
 
 def _probes(shape_mask: np.ndarray, anchor: Sequence[int]) -> np.ndarray:
-    """Up to ``N_PROBES`` surface voxels (6-neighbourhood), spread over the surface, as offsets
-    from ``anchor`` (int64, (P, 3)): where a candidate most likely leaves the mask or touches
-    a neighbour."""
-    padded = np.pad(shape_mask, 1)
+    """Up to ``N_PROBES`` surface voxels (with a 6-neighbour outside), spread over the surface,
+    as offsets from ``anchor`` (int64, (P, 3)): where a candidate most likely leaves the mask
+    or touches a neighbour."""
     interior = shape_mask.copy()
-    core = (slice(1, -1),) * 3
     for axis in range(3):
-        for step in (-1, 1):
-            shifted = list(core)
-            shifted[axis] = slice(1 + step, padded.shape[axis] - 1 + step)
-            interior &= padded[tuple(shifted)]
+        lead = [slice(None)] * 3
+        rear = [slice(None)] * 3
+        lead[axis], rear[axis] = slice(1, None), slice(None, -1)
+        interior[tuple(lead)] &= shape_mask[tuple(rear)]
+        interior[tuple(rear)] &= shape_mask[tuple(lead)]
+        lead[axis], rear[axis] = 0, -1
+        interior[tuple(lead)] = interior[tuple(rear)] = False  # the box edge is outside
     surface = np.flatnonzero(shape_mask & ~interior)
     if surface.size > N_PROBES:
         surface = surface[np.linspace(0, surface.size - 1, N_PROBES).astype(int)]
@@ -173,6 +174,16 @@ def _warp(volume: np.ndarray, warp: np.ndarray, size: tuple[int, int]) -> np.nda
     return out.reshape(size[1], size[0], -1).transpose(2, 0, 1)
 
 
+def _native_box(solid: np.ndarray) -> tuple[slice, slice, slice] | None:
+    """(z, y, x) slices of the bounding box of a (Y, X, Z) boolean array (two passes)."""
+    rows = np.flatnonzero(solid.reshape(solid.shape[0], -1).any(axis=1))
+    if rows.size == 0:
+        return None
+    plane = solid.any(axis=0)  # (X, Z)
+    cols, zs = np.flatnonzero(plane.any(axis=1)), np.flatnonzero(plane.any(axis=0))
+    return tuple(slice(int(a[0]), int(a[-1]) + 1) for a in (zs, rows, cols))
+
+
 def crop_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
     """Slices of the bounding box of a 3D boolean array, None when it is empty."""
     spans = []
@@ -199,12 +210,14 @@ def make_variant(source: Source, angle: float, min_dist: int) -> Variant | None:
     anchor_xy = np.ceil(-moved.min(axis=0)).astype(int) + 1
     size = tuple(int(v) for v in anchor_xy + np.ceil(moved.max(axis=0)).astype(int) + 2)
     warp = np.hstack([linear, (anchor_xy - linear @ [cx, cy])[:, None]]).astype(np.float32)
-    mask = _warp(source.mask, warp, size) >= 0.5
-    box = crop_box(mask)
+    solid = _warp(source.mask, warp, size).transpose(1, 2, 0) >= 0.5  # (Y, X, Z), contiguous
+    box = _native_box(solid)
     if box is None:
         return None
-    mask = np.ascontiguousarray(mask[box])
-    pieces, count = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+    mask = np.ascontiguousarray(solid[box[1], box[2], box[0]].transpose(2, 0, 1))
+    count = ndimage.label(mask)[1]  # 6-connected, the cheaper test: 1 piece is 1 piece in 26
+    if count > 1:
+        pieces, count = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
     if count > 1:
         sizes = np.bincount(pieces.ravel())
         sizes[0] = 0
