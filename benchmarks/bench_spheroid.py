@@ -27,6 +27,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -120,6 +121,7 @@ def run_size(size, prototypes, psf, seed: int, repeats: int) -> dict:
             statistics.median(r["reference_cpu_s"] / r["cpu_s"] for r in runs), 1
         ),
     }
+    row["peak_rss_mb_so_far"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if list(size) == REFERENCE["size"]:
         row["speedup_cpu_vs_measured"] = round(REFERENCE["cpu_s"] / row["cpu_s"], 1)
         row["speedup_wall_vs_measured"] = round(REFERENCE["wall_s"] / row["wall_s"], 1)

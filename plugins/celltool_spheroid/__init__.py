@@ -1,14 +1,18 @@
-"""3D spheroid simulator after cell_data_synthesis (Bruch et al.): nucleus prototypes placed by
-random sequential adsorption inside a spheroid mask, depth attenuation, depth-variant PSF
-blur, anti-aliased resampling and a physical camera (docs/spheroid.md).
+"""3D spheroid simulator after cell_data_synthesis (Bruch et al.): real nucleus prototypes
+placed by random sequential adsorption inside a spheroid mask, depth attenuation, depth-variant
+PSF blur, anti-aliased resampling and a physical camera (docs/spheroid.md).
 
 Algorithms (numpy in, numpy out), imported only when used:
 
-- ``prototypes``: ``extract_prototypes``, ``augment_prototypes``, ``rescale_prototypes``
-- ``masks``: ``spheroid_mask``, ``ellipsoid_mask``
-- ``placement``: ``place_nuclei`` (random sequential adsorption, subcultures)
-- ``optics``: ``attenuation``, ``apply_attenuation``, ``gaussian_psf``, ``psf_from_optics``,
-  ``prepare_psf``, ``blur``, ``resample_volume``, ``resample_labels``, ``grow_labels``
+- ``prototypes``: ``Prototype``, ``extract_prototypes``, ``augment_prototypes``
+- ``masks``: ``spheroid_mask``, ``ellipsoid_mask``, ``closing``
+- ``variants``: ``prepare_sources``, ``make_variant`` (prototypes on the simulation grid)
+- ``placement``: ``Canvas``, ``place_nuclei``, ``place_subcultures``
+- ``optics``: ``attenuation``, ``apply_attenuation``, ``psf_weights``, ``Blur``, ``blur``,
+  ``grow_labels``
+- ``psf``: ``gaussian_psf``, ``psf_from_optics``, ``psfs_from_optics``, ``prepare_psf``,
+  ``resample_psf``
+- ``resample``: ``resample``, ``resample_axis`` (area / linear / nearest)
 - ``camera``: ``Camera``, ``acquire``
-- ``pipeline``: ``simulate_volume`` (the whole chain)
+- ``pipeline``: ``simulate_volume`` (the whole chain for one volume)
 """
