@@ -17,6 +17,8 @@ from celltool_spheroid.prototypes import extract_prototypes
 from celltool_spheroid.psf import gaussian_psf
 from spheroid_data import STARDIST_VOXEL, blob_prototypes, stardist_3d
 
+from celltool.errors import CelltoolError, UsageError
+
 SIM = (0.9, 0.25, 0.25)
 OUT = (1.5, 0.5, 0.5)
 PROTO = (0.9, 0.4, 0.4)
@@ -104,10 +106,14 @@ def test_depth_variant_psfs_label_growth_and_subcultures_run():
 
 
 def test_bad_inputs_are_refused():
-    with pytest.raises(ValueError, match="non-empty 3D"):
+    # data problems are CelltoolErrors (exit 1), bad options UsageErrors (exit 2)
+    with pytest.raises(CelltoolError, match="non-empty 3D") as bad_data:
         _run(mask=np.zeros((4, 8, 8), bool))
-    with pytest.raises(ValueError, match="photons"):
+    assert not isinstance(bad_data.value, UsageError)
+    with pytest.raises(UsageError, match="photons"):
         _run(photons=-1.0)
+    with pytest.raises(UsageError, match="camera parameter"):
+        Camera(bit_depth=10)
     with pytest.raises(ValueError, match="simulation grid"):  # refused before allocating
         simulate_volume(
             np.random.default_rng(0),

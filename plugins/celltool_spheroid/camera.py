@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from celltool_spheroid.errors import BadParameter
+
 MAX_AVERAGES = 1000
 
 
@@ -62,7 +64,7 @@ class Camera:
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             values = ", ".join(f"{name}={getattr(self, name)}" for name in bad)
-            raise ValueError(f"camera parameter out of range: {values}")
+            raise BadParameter(f"camera parameter out of range: {values}")
 
     @property
     def max_value(self) -> int:

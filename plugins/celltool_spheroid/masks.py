@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from celltool_spheroid.errors import BadInput, BadParameter
+
 MAX_MASK_VOXELS = 2_000_000_000
 
 
@@ -25,14 +27,14 @@ def ellipsoid_mask(
     """
     r = np.asarray(radii, dtype=float)
     if r.shape != (3,) or np.any(r <= 0):
-        raise ValueError(f"radii must be three positive numbers (z, y, x), got {list(radii)}")
+        raise BadParameter(f"radii must be three positive numbers (z, y, x), got {list(radii)}")
     if inner is not None and not 0 < inner < 1:
-        raise ValueError(f"the shell's inner fraction must lie in (0, 1), got {inner}")
+        raise BadParameter(f"the shell's inner fraction must lie in (0, 1), got {inner}")
     if shape is None:
         shape = tuple(int(2 * np.ceil(v) + 1) for v in r)
     shape = tuple(int(s) for s in shape)
     if len(shape) != 3 or min(shape) < 1 or np.prod(shape, dtype=float) > MAX_MASK_VOXELS:
-        raise ValueError(f"mask shape must be three positive sizes below 2e9 voxels: {shape}")
+        raise BadParameter(f"mask shape must be three positive sizes below 2e9 voxels: {shape}")
     axes = [(np.arange(n) - (n - 1) / 2) / v for n, v in zip(shape, r, strict=True)]
     dist = axes[0][:, None, None] ** 2 + axes[1][None, :, None] ** 2 + axes[2][None, None, :] ** 2
     mask = dist <= 1.0
@@ -113,7 +115,7 @@ def spheroid_mask(
 
     vol = np.asarray(volume)
     if vol.ndim != 3 or min(vol.shape) < 2:
-        raise ValueError(f"a spheroid mask needs a 3D volume (Z, Y, X), got shape {vol.shape}")
+        raise BadInput(f"a spheroid mask needs a 3D volume (Z, Y, X), got shape {vol.shape}")
     smooth = ndimage.gaussian_filter(vol.astype(np.float32), sigma)
     foreground = smooth >= smooth.mean()
     foreground = ndimage.binary_opening(foreground, _ellipsoid_element(opening_radii))

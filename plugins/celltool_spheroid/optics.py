@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from celltool_spheroid.errors import BadInput, BadParameter
+
 LAWS = ("f2p", "f2", "f3", "f3p", "f1", "fOld", "none")
 MAX_PSF_VOXELS = 8_000_000
 
@@ -25,7 +27,7 @@ def attenuation(depth: np.ndarray, law: str = "f2p", b: float = 150.0, z_size: i
     if law == "none":
         return np.ones_like(d)
     if law in ("f2p", "f3p") and not b > 0:
-        raise ValueError(f"the attenuation constant B must be positive, got {b}")
+        raise BadParameter(f"the attenuation constant B must be positive, got {b}")
     base = {
         "f2p": lambda: 1 + d / np.float32(b),
         "f2": lambda: 1 + d / np.float32(150),
@@ -35,7 +37,7 @@ def attenuation(depth: np.ndarray, law: str = "f2p", b: float = 150.0, z_size: i
         "fOld": lambda: 1 + d / np.float32(z_size),
     }
     if law not in base:
-        raise ValueError(f"unknown attenuation law {law!r} (one of {', '.join(LAWS)})")
+        raise BadParameter(f"unknown attenuation law {law!r} (one of {', '.join(LAWS)})")
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         value = np.maximum(base[law](), 0) ** np.float32(-6)
     if law == "fOld":
@@ -86,14 +88,16 @@ def psf_weights(n_z: int, n_psf: int) -> np.ndarray:
     j to j+1 in slab 2j+1.
     """
     if n_psf < 1:
-        raise ValueError("at least one PSF is needed")
+        raise BadParameter("at least one PSF is needed")
     weights = np.zeros((n_psf, n_z), np.float32)
     if n_psf == 1:
         weights[0] = 1
         return weights
     length = n_z // (2 * n_psf - 1)
     if length < 1:
-        raise ValueError(f"{n_psf} PSFs need at least {2 * n_psf - 1} slices, the volume has {n_z}")
+        raise BadParameter(
+            f"{n_psf} PSFs need at least {2 * n_psf - 1} slices, the volume has {n_z}"
+        )
     ramp = np.arange(length, dtype=np.float32) / length
     for slab in range(2 * n_psf - 1):
         start = slab * length
@@ -111,7 +115,7 @@ def common_shape(psfs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """The PSFs zero-padded about their centre voxels to one shape (each must be odd-sized,
     as ``psf.prepare_psf`` makes them)."""
     if not psfs or any(n % 2 == 0 for p in psfs for n in p.shape):
-        raise ValueError(f"PSFs must be odd-sized, got {[p.shape for p in psfs]}")
+        raise BadInput(f"PSFs must be odd-sized, got {[p.shape for p in psfs]}")
     shape = np.max([p.shape for p in psfs], axis=0)
     return [
         np.pad(p, [((m - n) // 2, (m - n) // 2) for m, n in zip(shape, p.shape, strict=True)])
@@ -222,7 +226,7 @@ def grow_labels(
     from scipy import ndimage
 
     if not 0 < threshold < 1:
-        raise ValueError(f"the label threshold must lie in (0, 1), got {threshold}")
+        raise BadParameter(f"the label threshold must lie in (0, 1), got {threshold}")
     psfs = common_shape(psfs)
     weights = psf_weights(labels.shape[0], len(psfs))
     half = [n // 2 for n in psfs[0].shape]

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from celltool_spheroid.camera import Camera, acquire
+from celltool_spheroid.errors import BadInput, BadParameter
 from celltool_spheroid.prototypes import Prototype
 
 SIM_VOXEL = (0.9002694, 0.1221902, 0.1221902)  # µm (z, y, x): cell_data_synthesis' grid
@@ -176,17 +177,19 @@ def simulate_volume(
     camera = camera or Camera()
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 3 or not mask.any():
-        raise ValueError(f"the spheroid mask must be a non-empty 3D volume, got {mask.shape}")
+        raise BadInput(f"the spheroid mask must be a non-empty 3D volume, got {mask.shape}")
     if not (0 <= photons <= 1e7 and 0 <= background <= 1e7):
-        raise ValueError(f"photons and background must lie in 0..1e7, got {photons}, {background}")
+        raise BadParameter(
+            f"photons and background must lie in 0..1e7, got {photons}, {background}"
+        )
     if not prototypes:
-        raise ValueError("no nucleus prototypes")
+        raise BadInput("no nucleus prototypes")
     z_append = default_z_append(prototype_voxel, sim_voxel) if z_append is None else int(z_append)
     if not 0 <= z_append <= 10_000:
-        raise ValueError(f"z_append must lie in 0..10000 slices, got {z_append}")
+        raise BadParameter(f"z_append must lie in 0..10000 slices, got {z_append}")
     shape = simulation_grid(mask.shape, output_voxel, sim_voxel, z_append)
     if np.prod(shape, dtype=float) > MAX_SIM_VOXELS:
-        raise ValueError(
+        raise BadParameter(
             f"the simulation grid {shape} has over {MAX_SIM_VOXELS:.0e} voxels (~8 bytes "
             "each): use a smaller mask or a coarser simulation voxel size"
         )

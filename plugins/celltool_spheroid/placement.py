@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from celltool_spheroid.errors import BadParameter
 from celltool_spheroid.variants import Source, Variant, make_variant, orient, render_image
 
 MAX_BREAK = 1_000_000
@@ -91,13 +92,13 @@ def _bounds(mask: np.ndarray) -> tuple[list[int], list[int]] | None:
 
 def _check(max_overlap: float, min_dist: int, break_criterion: int, max_rotation: int) -> None:
     if not 0 <= break_criterion <= MAX_BREAK:
-        raise ValueError(f"break_criterion must lie in 0..{MAX_BREAK}, got {break_criterion}")
+        raise BadParameter(f"break_criterion must lie in 0..{MAX_BREAK}, got {break_criterion}")
     if not 0.0 <= max_overlap <= 1.0:
-        raise ValueError(f"max_overlap must lie in [0, 1], got {max_overlap}")
+        raise BadParameter(f"max_overlap must lie in [0, 1], got {max_overlap}")
     if not 0 <= min_dist <= 50:
-        raise ValueError(f"min_dist must lie in 0..50 voxels, got {min_dist}")
+        raise BadParameter(f"min_dist must lie in 0..50 voxels, got {min_dist}")
     if not 0 <= max_rotation <= 180:
-        raise ValueError(f"max_rotation must lie in 0..180 degrees, got {max_rotation}")
+        raise BadParameter(f"max_rotation must lie in 0..180 degrees, got {max_rotation}")
 
 
 def _fits(canvas: Canvas, mask: np.ndarray, pose, variant: Variant, centre, limit: float):
@@ -232,7 +233,7 @@ def place_subcultures(
     from celltool_spheroid.masks import ellipsoid_mask
 
     if not 0 <= count <= 1000:
-        raise ValueError(f"the number of subcultures must lie in 0..1000, got {count}")
+        raise BadParameter(f"the number of subcultures must lie in 0..1000, got {count}")
     blob = ellipsoid_mask(radii)
     shape = np.array(canvas.labels.shape)
     room = np.array([z_limit, shape[1], shape[2]]) - blob.shape

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from celltool_spheroid.errors import BadInput, BadParameter
+
 MAX_AUGMENT = 1000
 
 
@@ -25,12 +27,12 @@ class Prototype:
 
     def __post_init__(self) -> None:
         if self.image.shape != self.mask.shape or self.image.ndim != 3:
-            raise ValueError(
+            raise BadInput(
                 f"prototype image {self.image.shape} and mask {self.mask.shape} must be the "
                 "same 3D shape"
             )
         if not self.mask.any():
-            raise ValueError("a prototype mask must not be empty")
+            raise BadInput("a prototype mask must not be empty")
 
 
 def _largest_piece(mask: np.ndarray) -> np.ndarray:
@@ -76,7 +78,7 @@ def extract_prototypes(
     image = np.asarray(image)
     labels = np.asarray(labels)
     if image.ndim != 3 or image.shape != labels.shape:
-        raise ValueError(
+        raise BadInput(
             f"prototypes need a 3D image and labels of the same shape, got {image.shape} "
             f"and {labels.shape}"
         )
@@ -184,9 +186,9 @@ def augment_prototypes(
     """The prototypes followed by ``variants`` augmented copies of each (augment_nuclei.py made
     15 per nucleus, each step with p = 0.8). The inputs are not modified."""
     if not 0 <= variants <= MAX_AUGMENT:
-        raise ValueError(f"variants must lie in 0..{MAX_AUGMENT}, got {variants}")
+        raise BadParameter(f"variants must lie in 0..{MAX_AUGMENT}, got {variants}")
     if not 0.0 <= probability <= 1.0:
-        raise ValueError(f"probability must lie in [0, 1], got {probability}")
+        raise BadParameter(f"probability must lie in [0, 1], got {probability}")
     out = list(prototypes)
     for p in prototypes:
         for _ in range(variants):

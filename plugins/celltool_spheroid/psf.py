@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from celltool_spheroid.errors import BadInput, BadParameter
+
 MAX_PSF_VOXELS = 8_000_000
 
 
@@ -53,9 +55,7 @@ def _gibson_lanni(voxel, half, na, wavelength, ni, ns, depth) -> np.ndarray:
     try:
         from microscPSF import microscPSF as gl
     except ImportError as exc:  # depends on the environment
-        from celltool.errors import UsageError
-
-        raise UsageError(
+        raise BadParameter(
             "the gibson-lanni PSF model needs microscPSF-py: pip install 'celltool[spheroid]' "
             "(or use the gaussian PSF model)"
         ) from exc
@@ -93,22 +93,22 @@ def psf_from_optics(
     ``half_size``: (axial, lateral) half extent in µm. Wavelengths in µm.
     """
     if not (0 < na < immersion_index and 0.2 <= wavelength <= 2.0 and 0 <= depth <= 10_000):
-        raise ValueError(
+        raise BadParameter(
             f"implausible optics: NA {na}, wavelength {wavelength} µm, immersion index "
             f"{immersion_index}, depth {depth} µm (need NA < immersion index, λ in 0.2..2 µm)"
         )
     if modality not in ("widefield", "confocal"):
-        raise ValueError(f"unknown modality {modality!r} (widefield, confocal)")
+        raise BadParameter(f"unknown modality {modality!r} (widefield, confocal)")
     half = [
         max(1, int(np.ceil(h / v))) for h, v in zip(half_size, (voxel[0], voxel[1]), strict=True)
     ]
     if (2 * half[0] + 1) * (2 * half[1] + 1) ** 2 > MAX_PSF_VOXELS:
-        raise ValueError(f"a PSF of half size {list(half_size)} µm is too large on this grid")
+        raise BadParameter(f"a PSF of half size {list(half_size)} µm is too large on this grid")
     if model == "gaussian":
         sigmas = gaussian_sigmas(na, wavelength, immersion_index, modality, excitation_wavelength)
         return gaussian_psf(voxel, (sigmas[0], sigmas[1], sigmas[1]), (half[0], half[1], half[1]))
     if model != "gibson-lanni":
-        raise ValueError(f"unknown PSF model {model!r} (gibson-lanni, gaussian)")
+        raise BadParameter(f"unknown PSF model {model!r} (gibson-lanni, gaussian)")
     optics = (na, wavelength, immersion_index, sample_index, depth)
     psf = _gibson_lanni(voxel, half, *optics)
     if modality == "confocal":
@@ -131,7 +131,7 @@ def psfs_from_optics(n_z: int, count: int, voxel: Sequence[float], **optics) -> 
     """``count`` depth-variant PSFs for an ``n_z``-slice simulation grid of ``voxel`` µm, front
     to back, each computed at its ``slab_depths`` depth (``psf_from_optics`` options)."""
     if not 1 <= count <= 16:
-        raise ValueError(f"between 1 and 16 PSFs, got {count}")
+        raise BadParameter(f"between 1 and 16 PSFs, got {count}")
     return [psf_from_optics(voxel, depth=d, **optics) for d in slab_depths(n_z, count, voxel[0])]
 
 
@@ -163,7 +163,7 @@ def resample_psf(
     out = np.clip(out, 0, None)
     total = out.sum()
     if total <= 0:
-        raise ValueError("the PSF vanished when resampled to the simulation grid")
+        raise BadInput("the PSF vanished when resampled to the simulation grid")
     return (out / total).astype(np.float32)
 
 
@@ -219,8 +219,8 @@ def prepare_psf(
     simulation grid ``sim_voxel`` (µm), cropped to ``energy`` of its sum, normalised to 1."""
     psf = np.asarray(psf, dtype=np.float64)
     if psf.ndim != 3 or psf.size > MAX_PSF_VOXELS or min(psf.shape) < 1:
-        raise ValueError(f"a PSF must be a 3D array of at most 8e6 voxels, got {psf.shape}")
+        raise BadInput(f"a PSF must be a 3D array of at most 8e6 voxels, got {psf.shape}")
     psf = np.clip(np.nan_to_num(psf), 0, None)
     if psf.sum() <= 0:
-        raise ValueError("the PSF has no positive values")
+        raise BadInput("the PSF has no positive values")
     return crop_psf(resample_psf(centre_psf(psf), psf_voxel, sim_voxel), energy)
