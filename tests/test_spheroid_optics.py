@@ -216,3 +216,17 @@ def test_depth_variant_psfs_from_optics_sit_in_their_slabs():
     assert np.allclose(depths, [4.5, 22.5, 40.5])
     kernels = psf.psfs_from_optics(50, 3, (0.9, 0.1, 0.1), model="gaussian")
     assert len(kernels) == 3 and all(np.isclose(k.sum(), 1, atol=1e-5) for k in kernels)
+
+
+def test_grown_labels_use_the_psf_of_their_depth():
+    labels = np.zeros((20, 16, 16), np.uint16)
+    labels[2:5, 5:11, 5:11] = 1  # front
+    labels[15:18, 5:11, 5:11] = 2  # back
+    sharp = psf.gaussian_psf((1, 1, 1), (0.5, 0.5, 0.5), half=(3, 3, 3))
+    wide = psf.gaussian_psf((1, 1, 1), (1.0, 2.0, 2.0), half=(3, 3, 3))
+    weights = np.zeros((2, 20), np.float32)
+    weights[0, :10] = weights[1, 10:] = 1
+    grown = optics.grow_labels(labels, [sharp, wide], threshold=0.1, weights=weights)
+    assert (grown == 2).sum() > (grown == 1).sum() >= (labels == 1).sum()
+    swapped = optics.grow_labels(labels, [sharp, wide], threshold=0.1, weights=weights[::-1])
+    assert (swapped == 1).sum() == (grown == 2).sum()

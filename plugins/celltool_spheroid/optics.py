@@ -218,17 +218,20 @@ def grow_labels(
     labels: np.ndarray,
     psfs: Sequence[np.ndarray],
     threshold: float = 0.25,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Each instance convolved on its own with the normalised PSF of its depth (its
-    centroid's ``psf_weights`` blend), kept where the response exceeds ``threshold``; a
-    voxel claimed by several goes to the highest response. Labels then match the size of the
-    blurred nuclei (grow when the threshold is low, shrink when high)."""
+    """Each instance convolved on its own with the normalised PSF of its depth (the blend of
+    ``weights`` (n_psf, Z) at its centroid's slice; default ``psf_weights`` of the labels'
+    depth), kept where the response exceeds ``threshold``; a voxel claimed by several goes to
+    the highest response. Labels then match the size of the blurred nuclei (they grow when the
+    threshold is low, shrink when it is high)."""
     from scipy import ndimage
 
     if not 0 < threshold < 1:
         raise BadParameter(f"the label threshold must lie in (0, 1), got {threshold}")
     psfs = common_shape(psfs)
-    weights = psf_weights(labels.shape[0], len(psfs))
+    if weights is None:
+        weights = psf_weights(labels.shape[0], len(psfs))
     half = [n // 2 for n in psfs[0].shape]
     best = np.zeros(labels.shape, np.float32)
     out = np.zeros_like(labels)

@@ -169,9 +169,9 @@ def simulate_volume(
     """
     from dataclasses import asdict
 
-    from celltool_spheroid.optics import apply_attenuation, grow_labels
+    from celltool_spheroid.optics import apply_attenuation, grow_labels, psf_weights
     from celltool_spheroid.psf import resample_psf
-    from celltool_spheroid.resample import resample
+    from celltool_spheroid.resample import resample, resample_axis
     from celltool_spheroid.variants import prepare_sources
 
     camera = camera or Camera()
@@ -232,7 +232,10 @@ def simulate_volume(
         )
         if label_threshold is not None:
             out_psfs = [resample_psf(p, sim_voxel, output_voxel) for p in psfs]
-            labels = grow_labels(labels, out_psfs, label_threshold)
+            # the blur's weights (over the whole simulation grid) at the output slices
+            rows = resample_axis(np.arange(shape[0]), 0, mask.shape[0], per_output_slice, "nearest")
+            weights = psf_weights(shape[0], len(psfs))[:, rows]
+            labels = grow_labels(labels, out_psfs, label_threshold, weights)
         labels = _sequential(labels)
     with watch("camera"):
         expected = image * np.float32(photons) + np.float32(background)
