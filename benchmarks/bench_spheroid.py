@@ -1,7 +1,7 @@
 """Speed of the 3D spheroid simulator against cell_data_synthesis (Bruch et al.) on the same work.
 
     .venv/bin/python benchmarks/bench_spheroid.py [--sizes 8x48x48,16x80x80,24x96x96,40x200x200]
-                                                  [--repeats 3] [--seed 0]
+                                                  [--repeats 3] [--seed 0] [--augment K]
 
 The configuration of the reference measurement: nucleus prototypes extracted from stardist's
 img3d.tif/mask3d.tif (prototype voxel 0.9 × 0.489 × 0.489 µm), a filled ellipsoid mask at the
@@ -16,7 +16,8 @@ loop. For the other sizes the reference is extrapolated from those unit costs, w
 attempt count standing in for the original's ("reference_cpu_s_estimated").
 
 Prints per-stage seconds and the speed-ups, and writes benchmarks/results/spheroid.json with
-the CPU model, versions, thread count and load average. Needs the stardist package in
+the CPU model, versions, thread count and load average (spheroid_augmentK.json with
+--augment K: K augmented variants of each prototype, as the original's prototype sets). Needs the stardist package in
 .cache/test-data (`make test-data`).
 """
 
@@ -133,6 +134,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="8x48x48,16x80x80,24x96x96,40x200x200")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--augment", type=int, default=0, help="augmented variants per prototype (not reference)"
+    )
     args = parser.parse_args()
 
     from celltool_spheroid.pipeline import SIM_VOXEL
@@ -147,6 +151,11 @@ def main() -> None:
     t0 = time.perf_counter()
     prototypes = extract_prototypes(*sample)
     extract_s = time.perf_counter() - t0
+    if args.augment:
+        from celltool_spheroid.prototypes import augment_prototypes
+
+        rng = np.random.default_rng(args.seed)
+        prototypes = augment_prototypes(prototypes, rng, variants=args.augment)
     half = PSF_SIZE // 2
     psf = gaussian_psf(SIM_VOXEL, [2 * v for v in SIM_VOXEL], half=(half, half, half))
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
@@ -188,7 +197,8 @@ def main() -> None:
         "is the fairer figure on a shared machine (a load average above the core count "
         "inflates wall time); FFTs use all cores, so CPU can exceed wall on a quiet machine",
         "configuration": {
-            "prototypes": f"{len(prototypes)} from stardist img3d/mask3d",
+            "prototypes": f"{len(prototypes)} from stardist img3d/mask3d "
+            f"({args.augment} augmented variants each)",
             "prototype_voxel_um": list(PROTOTYPE_VOXEL),
             "sim_voxel_um": list(SIM_VOXEL),
             "psf": f"{PSF_SIZE}^3 Gaussian, sigma 2 voxels",
@@ -200,7 +210,8 @@ def main() -> None:
         "reference": REFERENCE,
         "sizes": rows,
     }
-    out = REPO / "benchmarks" / "results" / "spheroid.json"
+    name = "spheroid.json" if not args.augment else f"spheroid_augment{args.augment}.json"
+    out = REPO / "benchmarks" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}", file=sys.stderr)

@@ -160,3 +160,17 @@ def test_subcultures_fill_an_ellipsoid_inside_the_spheroid():
     centres = np.array([r.centre for r in canvas.records], float)
     spread = centres.max(axis=0) - centres.min(axis=0)
     assert spread[1] <= 2 * 12 and spread[2] <= 2 * 12  # all within one small ellipsoid
+
+
+def test_the_quick_one_piece_test_never_says_yes_wrongly():
+    from celltool_spheroid.variants import _one_piece
+
+    rng = np.random.default_rng(0)
+    said_yes = 0
+    for _ in range(300):
+        noise = ndimage.gaussian_filter(rng.random((4, 12, 12)), (0.8, 2.0, 2.0))
+        mask = noise > np.quantile(noise, rng.uniform(0.2, 0.7))
+        if _one_piece(mask):
+            said_yes += 1
+            assert ndimage.label(mask, np.ones((3, 3, 3)))[1] == 1
+    assert said_yes > 20  # the test is not vacuous
