@@ -17,8 +17,8 @@ attempt count standing in for the original's ("reference_cpu_s_estimated").
 
 Prints per-stage seconds and the speed-ups, and writes benchmarks/results/spheroid.json with
 the CPU model, versions, thread count and load average (spheroid_augmentK.json with
---augment K: K augmented variants of each prototype, as the original's prototype sets). Needs the stardist package in
-.cache/test-data (`make test-data`).
+--augment K: K augmented variants of each prototype, as the original's prototype sets).
+Needs the stardist package in .cache/test-data (`make test-data`).
 """
 
 from __future__ import annotations
