@@ -113,6 +113,12 @@ def spheroid_mask(
     """
     from scipy import ndimage
 
+    radii = (*opening_radii, *closing_radii)
+    if not (0 <= sigma <= 100 and len(radii) == 6 and all(0 < r <= 1000 for r in radii)):
+        raise BadParameter(
+            f"sigma must lie in 0..100 and the opening/closing radii (3 each) in (0, 1000] "
+            f"voxels, got {sigma}, {list(opening_radii)}, {list(closing_radii)}"
+        )
     vol = np.asarray(volume)
     if vol.ndim != 3 or min(vol.shape) < 2:
         raise BadInput(f"a spheroid mask needs a 3D volume (Z, Y, X), got shape {vol.shape}")

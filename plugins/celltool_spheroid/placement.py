@@ -90,7 +90,15 @@ def _bounds(mask: np.ndarray) -> tuple[list[int], list[int]] | None:
     return low, high
 
 
-def _check(max_overlap: float, min_dist: int, break_criterion: int, max_rotation: int) -> None:
+def _check(
+    max_overlap: float,
+    min_dist: int,
+    break_criterion: int,
+    max_rotation: int,
+    rotate_probability: float,
+) -> None:
+    if not 0.0 <= rotate_probability <= 1.0:
+        raise BadParameter(f"rotate_probability must lie in [0, 1], got {rotate_probability}")
     if not 0 <= break_criterion <= MAX_BREAK:
         raise BadParameter(f"break_criterion must lie in 0..{MAX_BREAK}, got {break_criterion}")
     if not 0.0 <= max_overlap <= 1.0:
@@ -149,7 +157,7 @@ def place_nuclei(
     voxel lies in ``mask`` and (voxels of the nucleus grown by ``min_dist`` steps of the
     6-neighbourhood on earlier nuclei) / (its voxels) ≤ ``max_overlap``.
     """
-    _check(max_overlap, min_dist, break_criterion, max_rotation)
+    _check(max_overlap, min_dist, break_criterion, max_rotation, rotate_probability)
     mask = np.ascontiguousarray(mask, dtype=bool)
     bounds = _bounds(mask)
     if bounds is None or not sources:
@@ -227,22 +235,24 @@ def place_subcultures(
 ) -> int:
     """Dense sub-clusters of other prototypes (cell_data_synthesis' subcultures): for each of
     ``count``, up to ``tries`` random ellipsoids of semi-axes ``radii`` (simulation voxels,
-    z, y, x) above slice ``z_limit``; the first with > 90% of its volume in ``mask`` and
+    z, y, x) within slices 0..``z_limit``; the first with > 90% of its volume in ``mask`` and
     earlier nuclei covering ≤ ``max_overlap`` of it is filled by ``place_nuclei`` (inside the
     ellipsoid *and* the mask, so no nucleus leaves the spheroid). Returns the nuclei placed."""
     from celltool_spheroid.masks import ellipsoid_mask
 
     if not 0 <= count <= 1000:
         raise BadParameter(f"the number of subcultures must lie in 0..1000, got {count}")
+    size = np.array([2 * int(np.ceil(r)) + 1 for r in radii])
+    room = np.array([z_limit, *canvas.labels.shape[1:]]) - size
+    if count == 0 or np.any(room < 0):
+        return 0  # none asked for, or the ellipsoid does not fit the grid
     blob = ellipsoid_mask(radii)
-    shape = np.array(canvas.labels.shape)
-    room = np.array([z_limit, shape[1], shape[2]]) - blob.shape
+    volume = blob.sum()
     placed = 0
-    for _ in range(count if np.all(room >= 0) else 0):
+    for _ in range(count):
         for _ in range(tries):
             corner = rng.integers(0, room + 1)
             box = tuple(slice(c, c + n) for c, n in zip(corner, blob.shape, strict=True))
-            volume = blob.sum()
             inside = np.count_nonzero(blob & mask[box]) / volume
             taken = np.count_nonzero(blob & canvas.occupied[box]) / volume
             if inside > 0.9 and taken <= max_overlap:

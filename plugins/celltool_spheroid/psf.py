@@ -92,10 +92,17 @@ def psf_from_optics(
     ``modality``: ``widefield``, or ``confocal`` (excitation × emission PSF, pinhole ≈ 0).
     ``half_size``: (axial, lateral) half extent in µm. Wavelengths in µm.
     """
-    if not (0 < na < immersion_index and 0.2 <= wavelength <= 2.0 and 0 <= depth <= 10_000):
+    indices_ok = 1.0 <= immersion_index <= 2.0 and 1.0 <= sample_index <= 2.0
+    if not (indices_ok and 0 < na < immersion_index and 0.2 <= wavelength <= 2.0):
         raise BadParameter(
             f"implausible optics: NA {na}, wavelength {wavelength} µm, immersion index "
-            f"{immersion_index}, depth {depth} µm (need NA < immersion index, λ in 0.2..2 µm)"
+            f"{immersion_index}, sample index {sample_index} (need 1 ≤ indices ≤ 2, "
+            "NA < immersion index, λ in 0.2..2 µm)"
+        )
+    if not (0 <= depth <= 10_000 and 0.2 <= excitation_wavelength <= 2.0):
+        raise BadParameter(
+            f"implausible depth {depth} µm (0..10000) or excitation wavelength "
+            f"{excitation_wavelength} µm (0.2..2)"
         )
     if modality not in ("widefield", "confocal"):
         raise BadParameter(f"unknown modality {modality!r} (widefield, confocal)")
@@ -217,6 +224,8 @@ def prepare_psf(
     """A PSF (e.g. read from a file) ready for ``blur``: negative values (background
     subtraction) set to 0, centred on its centroid, resampled from ``psf_voxel`` to the
     simulation grid ``sim_voxel`` (µm), cropped to ``energy`` of its sum, normalised to 1."""
+    if not 0 < energy <= 1:
+        raise BadParameter(f"the PSF energy to keep must lie in (0, 1], got {energy}")
     psf = np.asarray(psf, dtype=np.float64)
     if psf.ndim != 3 or psf.size > MAX_PSF_VOXELS or min(psf.shape) < 1:
         raise BadInput(f"a PSF must be a 3D array of at most 8e6 voxels, got {psf.shape}")
