@@ -1,6 +1,6 @@
 """The optical system of §3.3 of cell_data_synthesis, made physical: depth attenuation (a
-cumulative sum of the mask along z), PSFs (from files or from optics), a depth-variant FFT
-convolution in z-slabs that keeps the total signal, and PSF-grown labels."""
+cumulative sum of the mask along z), a depth-variant FFT convolution that keeps the total
+signal, and labels grown to the blurred nuclei. The PSFs themselves are in ``psf``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import numpy as np
 from celltool_spheroid.errors import BadInput, BadParameter
 
 LAWS = ("f2p", "f2", "f3", "f3p", "f1", "fOld", "none")
-MAX_PSF_VOXELS = 8_000_000
 
 
 def attenuation(depth: np.ndarray, law: str = "f2p", b: float = 150.0, z_size: int = 1):
@@ -65,13 +64,14 @@ def apply_attenuation(
     if law == "none":
         return
     z_size = mask.shape[0]
-    # the factor of every possible depth (0..Z−1 mask voxels above), and 1 for non-mask voxels
+    # the factor of every possible depth (0..Z−1 mask voxels above); index −1 (above a
+    # column's first mask voxel, never multiplied: where=block) reads the appended 1
     lut = np.append(attenuation(np.arange(z_size) / np.float32(slices_per_unit), law, b, z_size), 1)
     above = np.zeros(mask.shape[1:], np.int32)
     for start in range(0, z_size, chunk):
         block = mask[start : start + chunk]
         depth = np.cumsum(block, axis=0, dtype=np.int32)
-        depth += above - 1  # −1 above a column's first mask voxel: lut[−1] = 1
+        depth += above - 1
         above = depth[-1] + 1
         part = emitter[start : start + chunk]
         np.multiply(part, lut[depth], out=part, where=block)
