@@ -169,6 +169,7 @@ def simulate_volume(
     """
     from dataclasses import asdict
 
+    from celltool.labels import relabel_sequential
     from celltool_spheroid.optics import apply_attenuation, grow_labels, psf_weights
     from celltool_spheroid.psf import resample_psf
     from celltool_spheroid.resample import resample, resample_axis
@@ -236,7 +237,7 @@ def simulate_volume(
             rows = resample_axis(np.arange(shape[0]), 0, mask.shape[0], per_output_slice, "nearest")
             weights = psf_weights(shape[0], len(psfs))[:, rows]
             labels = grow_labels(labels, out_psfs, label_threshold, weights)
-        labels = _sequential(labels)
+        labels = relabel_sequential(labels)
     with watch("camera"):
         expected = image * np.float32(photons) + np.float32(background)
         counts = acquire(expected, camera, rng)
@@ -259,12 +260,3 @@ def simulate_volume(
         "placements": placements,
         "facts": facts,
     }
-
-
-def _sequential(labels: np.ndarray) -> np.ndarray:
-    """Ids 1..N in the order of the old ids (nuclei lost by the resampling leave no gap)."""
-    present = np.unique(labels)
-    present = present[present > 0]
-    lookup = np.zeros(int(labels.max()) + 1, np.uint16)
-    lookup[present] = np.arange(1, present.size + 1, dtype=np.uint16)
-    return lookup[labels]
