@@ -13,7 +13,9 @@ from celltool_spheroid.errors import BadInput, BadParameter
 LAWS = ("f2p", "f2", "f3", "f3p", "f1", "fOld", "none")
 
 
-def attenuation(depth: np.ndarray, law: str = "f2p", b: float = 150.0, z_size: int = 1):
+def attenuation(
+    depth: np.ndarray, law: str = "f2p", b: float = 150.0, z_size: int = 1
+) -> np.ndarray:
     """Brightness factor at ``depth`` (mask voxels above, in output slices) for one of the
     laws of cell_data_synthesis, clipped to [0, 1]:
 
