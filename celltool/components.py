@@ -75,27 +75,40 @@ class Param:
         if self.nargs > 1:
             return self._convert_many(value, where)
         try:
-            if self.parse is not None and isinstance(value, str):
-                value = self.parse(value)
-            elif self.py_type is bool and isinstance(value, str):
-                value = _BOOL_WORDS[value.strip().lower()]
-            elif self.py_type in (int, float, str, Path) and not isinstance(value, self.py_type):
-                if self.py_type is int and isinstance(value, float) and not value.is_integer():
-                    raise ValueError(value)
-                value = self.py_type(value)
-        except (ValueError, KeyError, TypeError) as exc:
+            value = self._convert_one(value)
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            if self.parse is not None:
+                raise UsageError(f"{where}{self.flag}: {_show(value)}: {exc}") from None
             raise UsageError(
-                f"{where}{self.flag}: {value!r} is not a valid {self.py_type.__name__} ({exc})"
+                f"{where}{self.flag}: {_show(value)} is not a valid {self.py_type.__name__}"
             ) from None
         if self.choices is not None and value not in self.choices:
             raise UsageError(
-                f"{where}{self.flag}: {value!r} is not one of {', '.join(map(str, self.choices))}"
+                f"{where}{self.flag}: {_show(value)} is not one of "
+                f"{', '.join(map(str, self.choices))}"
             )
         self.check_bounds(value, where)
         return value
 
+    def _convert_one(self, value: Any) -> Any:
+        """The value in this parameter's type; ValueError/TypeError when it does not fit."""
+        if self.parse is not None:
+            if isinstance(value, (list, tuple)):  # a list from a config file: parse it too
+                value = ",".join(map(str, value))
+            return self.parse(value) if isinstance(value, str) else value
+        typ = self.py_type
+        if isinstance(value, (list, tuple, dict, set)) and typ is not tuple:
+            raise TypeError(f"a {type(value).__name__}")
+        if typ is bool and isinstance(value, str):
+            return _BOOL_WORDS[value.strip().lower()]
+        if typ in (int, float, str, Path) and not isinstance(value, typ):
+            if typ is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError("not a whole number")
+            return typ(value)
+        return value
+
     def _convert_many(self, value: Any, where: str) -> Any:
-        if isinstance(value, str):
+        if isinstance(value, (str, Path)) or not isinstance(value, (list, tuple)):
             value = [value]
         values = tuple(value)
         if values == tuple(self.default or ()):
@@ -172,10 +185,61 @@ class Component:
         return values
 
 
+def _show(value: Any) -> str:
+    """A value as it goes into a one-line message (long values cut)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def parse_floats(text: str) -> tuple[float, ...]:
     """``"55,95"`` → ``(55.0, 95.0)``; a helper for list-valued parameters."""
-    return tuple(float(part) for part in text.split(",") if part.strip())
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError("expected numbers separated by commas, e.g. 55,95") from None
 
 
 def parse_ints(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(",") if part.strip())
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError("expected whole numbers separated by commas, e.g. 256,256") from None
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    """``"lo,hi"`` → ``(lo, hi)`` with lo <= hi (one number ``n`` means ``n,n``)."""
+    values = parse_floats(text)
+    values = values * 2 if len(values) == 1 else values
+    if len(values) != 2:
+        raise ValueError(f"expected a range 'lo,hi' (two numbers), got {len(values)} numbers")
+    if values[0] > values[1]:
+        raise ValueError(f"expected lo <= hi in 'lo,hi', got {values[0]:g} > {values[1]:g}")
+    return values
+
+
+def parse_pair(text: str) -> tuple[float, float]:
+    """``"dy,dx"`` → ``(dy, dx)``: exactly two numbers."""
+    values = parse_floats(text)
+    if len(values) != 2:
+        raise ValueError(f"expected two numbers 'a,b', got {len(values)}")
+    return values
+
+
+def parse_size_pair(text: str) -> tuple[int, int]:
+    """``"256,256"`` or ``"256"`` → ``(256, 256)``: a height and a width in px."""
+    values = parse_ints(text)
+    values = values * 2 if len(values) == 1 else values
+    if len(values) != 2:
+        raise ValueError(f"expected 'H,W' (or one number), got {len(values)} numbers")
+    return values
+
+
+def parse_device(text: str) -> str:
+    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (checked, not yet looked for)."""
+    name = text.strip().lower()
+    kind, _, index = name.partition(":")
+    if kind in ("auto", "cpu", "mps") and not index:
+        return name
+    if kind == "cuda" and (not index or (index.isdigit() and len(index) <= 3)):
+        return name
+    raise ValueError("expected auto, cpu, cuda, cuda:N or mps")

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from celltool.errors import UsageError
+from celltool.errors import CelltoolError, UsageError
 
 BACKENDS = ("auto", "serial", "process", "dask")
 ENV_SCHEDULER = "CELLTOOL_DASK_SCHEDULER"
+MAX_WORKERS = 1024
+# a dask scheduler address: [tcp:// or tls://]host:port (host: a name, IPv4 or [IPv6]), or
+# another protocol's address (inproc://..., ucx://...)
+ADDRESS = re.compile(r"((tcp|tls)://)?([A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})")
+OTHER_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://[^\s,]+")
 
 
 @dataclass(frozen=True)
@@ -30,13 +36,30 @@ class ExecutorSpec:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise UsageError(f"--executor {self.backend!r}: choose one of {', '.join(BACKENDS)}")
-        if self.workers < 0:
-            raise UsageError("--workers must be 0 (all cores) or more")
+        if not 0 <= self.workers <= MAX_WORKERS:
+            raise UsageError(f"--workers {self.workers}: expected 0 (all cores) .. {MAX_WORKERS}")
+        for source, address in (("--scheduler", self.scheduler),
+                                (ENV_SCHEDULER, os.environ.get(ENV_SCHEDULER))):  # fmt: skip
+            if address is not None:
+                check_address(address, source)
 
     def n_workers(self, n_items: int) -> int:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         wanted = self.workers or cores or 1
         return max(1, min(wanted, n_items))
+
+
+def check_address(address: str, source: str = "--scheduler") -> str:
+    """A dask scheduler address ``[tcp://]host:port``; UsageError naming ``source`` if not."""
+    found = ADDRESS.fullmatch(address.strip())
+    other = OTHER_ADDRESS.fullmatch(address.strip()) and not address.startswith(("tcp", "tls"))
+    if not other and (not found or not 0 < int(found[4]) < 65536):
+        shown = address if len(address) <= 60 else address[:57] + "..."
+        raise UsageError(
+            f"{source} {shown!r}: expected a dask scheduler address HOST:PORT or "
+            "tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)"
+        )
+    return address
 
 
 def imap(
@@ -114,7 +137,11 @@ def _dask_map(func: Callable, items: Iterable, workers: int, address: str | None
         ) from None
     cluster = None
     if address:
-        client = Client(address)
+        try:
+            client = Client(address)
+        except (OSError, TimeoutError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            raise CelltoolError(f"cannot reach the dask scheduler at {address} ({first})") from None
     else:
         cluster = LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None

@@ -210,7 +210,7 @@ def test_multichannel_needs_channel_unless_channels_are_equal(tmp_path):
     assert res.returncode == 1
     assert "a.png: has 3 channels; choose the one to segment with --channel 0..2" in res.stderr
     res = cli("segment", str(tmp_path / "colour"), "-o", str(tmp_path / "o2"), "--channel", "5")
-    assert res.returncode == 1 and "--channel 5 does not exist" in res.stderr
+    assert res.returncode == 2 and "--channel 5 does not exist" in res.stderr  # a bad option
     out = segment(str(tmp_path / "colour"), "-o", str(tmp_path / "o3"), "--channel", "1")
     assert read_image(out / "cells" / "a.png").max() == 1
     (tmp_path / "gray3").mkdir()

@@ -15,14 +15,11 @@ from celltool.commands.options import (
     SchedulerOpt,
     WorkersOpt,
     executor_spec,
+    path_option,
     with_component_options,
 )
 from celltool.errors import UsageError
 from celltool.pipes import emit, input_folders
-
-
-def _path_option(flag: str, help: str) -> typer.models.OptionInfo:
-    return typer.Option(flag, help=help, show_default=False)
 
 
 def add(app: typer.Typer) -> None:
@@ -41,7 +38,8 @@ def add(app: typer.Typer) -> None:
             ),
         ] = "default",
         pairs: Annotated[
-            Optional[Path], _path_option("--pairs", "CSV with columns real,generated (file names).")
+            Optional[Path],
+            path_option("--pairs", "CSV with columns real,generated (file names).", folder=False),
         ] = None,
         data_range: Annotated[
             Optional[float],
@@ -59,16 +57,18 @@ def add(app: typer.Typer) -> None:
             typer.Option("--split", help="When REAL is a pairs folder: the split to compare."),
         ] = "test",
         real_labels: Annotated[
-            Optional[Path], _path_option("--real-labels", "Masks of REAL (volume metrics).")
+            Optional[Path],
+            path_option("--real-labels", "Masks of REAL (volume metrics).", folder=True),
         ] = None,
         generated_labels: Annotated[
-            Optional[Path], _path_option("--generated-labels", "Masks of GENERATED.")
+            Optional[Path], path_option("--generated-labels", "Masks of GENERATED.", folder=True)
         ] = None,
         real_tracks: Annotated[
-            Optional[Path], _path_option("--real-tracks", "CTC man_track.txt (for TRA).")
+            Optional[Path],
+            path_option("--real-tracks", "CTC man_track.txt (for TRA).", folder=False),
         ] = None,
         generated_tracks: Annotated[
-            Optional[Path], _path_option("--generated-tracks", "CTC res_track.txt.")
+            Optional[Path], path_option("--generated-tracks", "CTC res_track.txt.", folder=False)
         ] = None,
         overwrite: OverwriteOpt = False,
         workers: WorkersOpt = 0,

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from celltool import plugins
-from celltool.commands.options import OutOpt, OverwriteOpt, SeedOpt, with_params
+from celltool.commands.options import OutOpt, OverwriteOpt, SeedOpt, path_option, with_params
 from celltool.components import Component
 from celltool.errors import UsageError
 from celltool.pipes import emit, input_folders
@@ -76,11 +76,9 @@ def add(app: typer.Typer, argv: list[str] | None = None) -> None:
         ] = "auto",
         checkpoint: Annotated[
             Optional[Path],
-            typer.Option(
-                "--checkpoint",
-                help="A checkpoint file of the run (default: latest).",
-                show_default=False,
-            ),
+            path_option(
+                "--checkpoint", "A checkpoint file of the run (default: latest).", folder=False
+            ),  # fmt: skip
         ] = None,
         seed: SeedOpt = 0,
         overwrite: OverwriteOpt = False,

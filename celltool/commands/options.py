@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -89,7 +90,7 @@ def _annotation(typ: type, nargs: int) -> Any:
 def param_option(param: Param, panel: str, defaults: str | None = None) -> tuple[Any, Any]:
     """(annotation, typer.Option) of a component parameter; the value is None when not given
     (so the component's default, a config file or another source can apply)."""
-    typ = param.py_type
+    typ = Path if param.input else param.py_type  # a path the step reads: it must exist
     decls = [param.flag]
     if typ is bool:
         decls = [f"{param.flag}/--no-{param.flag[2:]}"]
@@ -102,8 +103,42 @@ def param_option(param: Param, panel: str, defaults: str | None = None) -> tuple
         help=f"{param.help}{choices}{bounds} (default {default})",
         rich_help_panel=panel,
         show_default=False,
+        parser=ExistingPath() if param.input else None,
     )
     return _annotation(typ, param.nargs), option
+
+
+@dataclass(frozen=True)
+class ExistingPath:
+    """Parses an option naming a path the step reads: it must exist and be a ``file``, a
+    ``folder`` or ``any``; an empty value is refused (it is not the current folder)."""
+
+    kind: str = "any"
+
+    def __call__(self, value: Any) -> Path:
+        text = str(value)
+        shown = repr(text if len(text) <= 60 else text[:57] + "...")
+        if not text.strip():
+            raise typer.BadParameter("an empty path")
+        path = Path(text)
+        try:
+            exists, folder = path.exists(), path.is_dir()
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise typer.BadParameter(f"{shown}: {exc.strerror}") from None
+        if not exists:
+            raise typer.BadParameter(f"{shown} does not exist")
+        if self.kind == "file" and folder:
+            raise typer.BadParameter(f"{shown} is a folder; expected a file")
+        if self.kind == "folder" and not folder:
+            raise typer.BadParameter(f"{shown} is a file; expected a folder")
+        return path
+
+
+def path_option(flag: str, help: str, *, folder: bool) -> Any:
+    """An option naming a file (``folder=False``) or folder the step reads: it must exist
+    (exit 2 naming the option otherwise)."""
+    kind = "folder" if folder else "file"
+    return typer.Option(flag, help=help, show_default=False, parser=ExistingPath(kind))
 
 
 def keyword(name: str, annotation: Any, option: Any) -> inspect.Parameter:

@@ -16,6 +16,7 @@ from celltool.commands.options import (
     SeedOpt,
     WorkersOpt,
     executor_spec,
+    path_option,
     with_component_options,
 )
 from celltool.errors import UsageError
@@ -29,11 +30,11 @@ def add(app: typer.Typer) -> None:
         inputs: InputsArg = None,
         masks: Annotated[
             Optional[Path],
-            typer.Option(
+            path_option(
                 "--masks",
-                help="Binary cell masks (value > 127 = cell) sharing the images' file stems; "
+                "Binary cell masks (value > 127 = cell) sharing the images' file stems; "
                 "INPUT is then the image folder. Only with --levels 1.",
-                show_default=False,
+                folder=True,
             ),
         ] = None,
         output: OutOpt = None,

@@ -12,6 +12,7 @@ from celltool.commands.options import (
     OutOpt,
     OverwriteOpt,
     SeedOpt,
+    path_option,
     with_component_options,
 )
 from celltool.errors import UsageError
@@ -25,10 +26,10 @@ def add(app: typer.Typer) -> None:
         inputs: InputsArg = None,
         masks: Annotated[
             Optional[Path],
-            typer.Option(
+            path_option(
                 "--masks",
-                help="Masks to pair with the images of INPUT (same file stems), kept as they are.",
-                show_default=False,
+                "Masks to pair with the images of INPUT (same file stems), kept as they are.",
+                folder=True,
             ),
         ] = None,
         output: OutOpt = None,

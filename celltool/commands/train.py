@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from celltool import plugins
-from celltool.commands.options import keyword, param_option
+from celltool.commands.options import keyword, param_option, path_option
 from celltool.components import Component
 from celltool.pipes import emit, input_folders
 
@@ -42,19 +42,19 @@ def _command(component: Component):
         ] = None,
         config: Annotated[
             Optional[Path],
-            typer.Option(
+            path_option(
                 "--config",
-                help="TOML file with options (flat or a \\[train] table); the command line wins.",
-                show_default=False,
-            ),  # fmt: skip
+                "TOML file with options (flat or a \\[train] table); the command line wins.",
+                folder=False,
+            ),
         ] = None,
         resume: Annotated[
             Optional[Path],
-            typer.Option(
+            path_option(
                 "--resume",
-                help="Continue this run from its latest checkpoint (--epochs may be raised).",
-                show_default=False,
-            ),  # fmt: skip
+                "Continue this run from its latest checkpoint (--epochs may be raised).",
+                folder=True,
+            ),
         ] = None,
         overwrite: Annotated[
             bool,

@@ -7,8 +7,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from celltool import plugins
 from celltool.components import Component
 from celltool.console import track
+from celltool.errors import CelltoolError, UsageError
 from celltool.executor import ExecutorSpec, imap
 
 
@@ -23,6 +25,15 @@ def run_each(
     return list(track(imap(func, items, spec, len(items)), len(items), description))
 
 
+def component(family: str, name: str, flag: str = "--method") -> Component:
+    """The registered component ``name`` of ``family``; an unknown name is a UsageError that
+    names the option it came from."""
+    try:
+        return plugins.get(family, name)
+    except UsageError as exc:
+        raise UsageError(f"{flag}: {exc.message}") from None
+
+
 def input_paths(component: Component | None, params: Mapping[str, Any]) -> list[Path]:
     """The paths a component's resolved parameters name as inputs (``Param(input=True)``)."""
     if component is None:
@@ -33,6 +44,17 @@ def input_paths(component: Component | None, params: Mapping[str, Any]) -> list[
             value = params[p.name]
             out += [Path(v) for v in (value if isinstance(value, (tuple, list)) else [value])]
     return out
+
+
+def must_exist(paths: Iterable[Path]) -> None:
+    """CelltoolError naming the first path that does not exist (or cannot be looked at)."""
+    for path in paths:
+        try:
+            found = Path(path).exists()
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise CelltoolError(f"cannot be read ({exc.strerror})", path) from None
+        if not found:
+            raise CelltoolError("does not exist", path)
 
 
 def existing(paths: Iterable[str | Path | None]) -> list[Path]:

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from celltool import plugins
 from celltool.components import Component
 from celltool.console import warn
 from celltool.errors import CelltoolError, UsageError
@@ -29,6 +28,7 @@ from celltool.manifest import (
     write_manifest,
 )
 from celltool.outputs import OutputFolder, Shard, default_output
+from celltool.steps.common import component as get_component
 from celltool.steps.common import run_each
 
 STEP = "segment"
@@ -59,7 +59,7 @@ def pick_channel(image: np.ndarray, channel: int | None, path: Path, has_channel
     colour channels are equal (gray stored as RGB)."""
     if not has_channels:
         if channel not in (None, 0):
-            raise CelltoolError(f"has one channel; --channel {channel} does not exist", path)
+            raise UsageError(f"has one channel; --channel {channel} does not exist", path)
         return image
     n = image.shape[-1]
     if channel is None:
@@ -70,7 +70,7 @@ def pick_channel(image: np.ndarray, channel: int | None, path: Path, has_channel
             f"has {n} channels; choose the one to segment with --channel 0..{n - 1}", path
         )
     if not 0 <= channel < n:
-        raise CelltoolError(f"has {n} channels; --channel {channel} does not exist", path)
+        raise UsageError(f"has {n} channels; --channel {channel} does not exist", path)
     return image[..., channel]
 
 
@@ -93,9 +93,7 @@ def segment_one(
     run = segmenter(component, params)
     if options["nuclei_channel"] is not None:
         if not has_channels:
-            raise CelltoolError(
-                "has one channel; --nuclei-channel needs a multi-channel image", path
-            )
+            raise UsageError("has one channel; --nuclei-channel needs a multi-channel image", path)
         nuclei_image = pick_channel(image, options["nuclei_channel"], path, True)
         result = run(cells_image, nuclei=nuclei_image)
     else:
@@ -160,6 +158,22 @@ def segment(
     """Segment every image of ``folder`` into ``out`` (a 'segmentation' folder; default
     ``FOLDER-segment``); return ``out``."""
     folder = Path(folder)
+    if min_size < 0 or max_size < 0 or (max_size and max_size < min_size):
+        raise UsageError("--min-size/--max-size: need 0 <= min-size <= max-size (0 = no limit)")
+    component = get_component("segmenters", method)
+    options = dict(
+        channel=channel,
+        nuclei_channel=nuclei_channel,
+        min_size=min_size,
+        max_size=max_size,
+        clear_border=clear_border,
+    )
+    given = dict(params or {})
+    given.update({k: v for k, v in options.items() if component.param(k) and v is not None})
+    params = component.resolve(given)  # options are checked before any input is read
+    targets = tuple(component.info.targets)
+    if "cells" not in targets:
+        raise UsageError(f"segmenter '{method}' does not segment cells (targets: {targets})")
     if not folder.exists():
         raise CelltoolError("folder does not exist", folder)
     images = source_images(folder).resolve()
@@ -171,22 +185,6 @@ def segment(
     ]
     if skipped:
         warn(f"{images}: ignoring {len(skipped)} non-image file(s): {', '.join(skipped[:5])}")
-    if min_size < 0 or max_size < 0 or (max_size and max_size < min_size):
-        raise UsageError("--min-size/--max-size: need 0 <= min-size <= max-size (0 = no limit)")
-    component = plugins.get("segmenters", method)
-    options = dict(
-        channel=channel,
-        nuclei_channel=nuclei_channel,
-        min_size=min_size,
-        max_size=max_size,
-        clear_border=clear_border,
-    )
-    given = dict(params or {})
-    given.update({k: v for k, v in options.items() if component.param(k) and v is not None})
-    params = component.resolve(given)
-    targets = tuple(component.info.targets)
-    if "cells" not in targets:
-        raise UsageError(f"segmenter '{method}' does not segment cells (targets: {targets})")
     out = Path(out) if out else default_output(folder, STEP)
     items = files if shard is None else shard.take(files)
     output = OutputFolder(out, inputs=[folder, images], overwrite=overwrite, shard=shard)

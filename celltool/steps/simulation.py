@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from celltool import plugins
 from celltool.components import Component
 from celltool.errors import CelltoolError, UsageError
 from celltool.executor import ExecutorSpec
 from celltool.imageio import atomic_write_bytes, bit_depth_of, write_image, write_labels
 from celltool.manifest import labels_facts, make_manifest
 from celltool.outputs import OutputFolder, Shard
+from celltool.steps.common import component as get_component
 from celltool.steps.common import input_paths, run_each
 
 MAX_IMAGES = 1_000_000
@@ -106,7 +106,7 @@ def simulate(
     out = Path(out)
     if not 0 <= n <= MAX_IMAGES:
         raise UsageError(f"--n {n}: expected 0..{MAX_IMAGES}")
-    component = plugins.get("simulators", method)
+    component = get_component("simulators", method)
     resolved = component.resolve(params)
     shape = check_shape(tuple(size), component.info.dims)
     parts = tuple(component.info.parts)

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from celltool import plugins
 from celltool.components import Component
 from celltool.console import info
 from celltool.errors import CelltoolError, UsageError
@@ -23,6 +22,7 @@ from celltool.executor import ExecutorSpec
 from celltool.imageio import list_image_tree, matching_files, read_image, write_image
 from celltool.manifest import has_part, make_manifest, part, require_kind, write_manifest
 from celltool.outputs import OutputFolder, default_output
+from celltool.steps.common import component as get_component
 from celltool.steps.common import run_each
 
 MASK_THRESHOLD = 127  # binary masks: a pixel is a cell when its value is above this
@@ -147,7 +147,7 @@ def sketch(
     binary ``masks``) into ``out`` (default ``SOURCE-sketch``); return ``out``."""
     source = Path(source)
     masks = Path(masks) if masks is not None else None
-    component = plugins.get("sketchers", method)
+    component = get_component("sketchers", method)
     resolved = component.resolve(params)
     if masks is not None and not component.info.binary_input:
         raise UsageError(f"sketcher '{method}' does not take binary --masks")

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from celltool import plugins
 from celltool.console import info, track, warn
 from celltool.errors import CelltoolError, InfeasibleError, UsageError
 from celltool.imageio import (
@@ -31,6 +30,7 @@ from celltool.imageio import (
 from celltool.manifest import make_manifest, part, require_kind
 from celltool.outputs import OutputFolder, default_output
 from celltool.splits import SPLITS, assign_splits, temporal_pairs
+from celltool.steps.common import component as get_component
 
 LAYOUTS = ("side-by-side", "folders")
 TABLE = "crops.csv"
@@ -60,9 +60,7 @@ def _sequences(names: list[Path], pattern: str | None, images: Path) -> list[str
     for name in names:
         found = regex.search(name.stem)
         if not found:
-            raise CelltoolError(
-                f"name does not match --sequence-pattern {pattern!r}", images / name
-            )
+            raise UsageError(f"name does not match --sequence-pattern {pattern!r}", images / name)
         out.append(found.group(1) if regex.groups else found.group(0))
     return out
 
@@ -269,7 +267,7 @@ def split(
         raise UsageError("--pairs temporal needs --by time or --by sequence (whole runs of frames)")
     if temporal:
         layout = "folders"
-    component = plugins.get("splitters", method)
+    component = get_component("splitters", method)
     params = component.resolve(params)
     src = find_source(source, masks, sketch_part, sequence_pattern)
     out = Path(out) if out else default_output(source, "split" if fmt == "pairs" else "ctc")

@@ -57,9 +57,9 @@ def train(
             f"'{component.name}' trains on {len(names)} folder(s) {' '.join(names)}; "
             f"got {len(folders)}"
         )
+    config = resolve_config(component, options, file_values)  # options before the data
     for folder in folders:
         require_kind(folder, component.info.data_kinds)
-    config = resolve_config(component, options, file_values)
     run = Path(out) if out else default_output(folders[0], "train")
     extra = [Path(config_file)] if config_file else []
     return fit(component, folders, run, config, overwrite=overwrite, reads=extra)

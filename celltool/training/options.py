@@ -4,8 +4,12 @@ import here, so that ``--help`` stays fast). Models add their own through their 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
+from typing import Any
 
 from celltool.components import Param
+from celltool.errors import UsageError
 
 SEED_MAX = 2**32 - 1
 # more worker processes than 4 per core only thrash (and each holds a copy of the data set)
@@ -103,6 +107,18 @@ DATA_PARAMS: tuple[Param, ...] = (
     Param("cache", False, "Keep decoded images in memory (small data sets)."),
 )
 
+
+def parse_generator(text: str) -> str:
+    """A generator name: ``unet_<2^k>`` (2..1024) or ``resnet_<n>blocks`` (1..64)."""
+    unet = re.fullmatch(r"unet_(\d{1,4})", text)
+    if unet and int(unet[1]) in {2**k for k in range(1, 11)}:
+        return text
+    resnet = re.fullmatch(r"resnet_(\d{1,2})blocks", text)
+    if resnet and 1 <= int(resnet[1]) <= 64:
+        return text
+    raise ValueError("expected unet_<2^k> (unet_2 .. unet_1024) or resnet_<n>blocks (n 1..64)")
+
+
 # Options of the pix2pix-style GANs (generator, discriminator, loss, optimiser): models pick
 # the ones they use by name, e.g. ``GAN_PARAMS["ngf"]``.
 GAN_PARAMS: dict[str, Param] = {
@@ -111,8 +127,9 @@ GAN_PARAMS: dict[str, Param] = {
         Param(
             "netG",
             "unet_256",
-            "Generator: unet_256, unet_128 (any unet_<2^k>), resnet_9blocks (any "
-            "resnet_<n>blocks).",
+            "Generator: unet_256, unet_128 (any unet_<2^k>, 2..1024), resnet_9blocks (any "
+            "resnet_<n>blocks, 1..64).",
+            parse=parse_generator,
         ),
         Param(
             "netD",
@@ -137,3 +154,41 @@ GAN_PARAMS: dict[str, Param] = {
         ),
     )
 }
+
+
+def generator_factor(name: str) -> int:
+    """What input sizes of the generator must be a multiple of (2^downsamplings)."""
+    return int(name.split("_")[1]) if name.startswith("unet_") else 4
+
+
+def check_sizes(config: Mapping[str, Any]) -> None:
+    """The training crop fits the networks: a multiple of the generator's factor, and big
+    enough for a PatchGAN of ``n_layers`` (3·2^n px: its last layers need 1 px after the
+    strides). UsageError naming --crop-size otherwise."""
+    crop, net = config.get("crop_size"), config.get("netG")
+    if not crop or not net:
+        return
+    factor = generator_factor(str(net))
+    if int(crop) % factor:
+        raise UsageError(
+            f"--crop-size {crop}: --netG {net} needs a multiple of {factor} px "
+            f"(e.g. {max(factor, int(crop) // factor * factor)})"
+        )
+    layers = {"basic": 3, "n_layers": int(config.get("n_layers_D", 3))}.get(
+        str(config.get("netD", "basic")), 0
+    )
+    if int(crop) < 3 * 2**layers:
+        raise UsageError(
+            f"--crop-size {crop}: the PatchGAN discriminator ({layers} layers) needs at least "
+            f"{3 * 2**layers} px"
+        )
+
+
+def tile_options(options: Mapping[str, Any], crop_size: int) -> tuple[int, int]:
+    """``(tile, overlap)`` of a generate call: --tile (0: the training crop) and --overlap (0:
+    a quarter of the tile), which must be smaller than the tile."""
+    tile = int(options.get("tile") or crop_size)
+    overlap = int(options.get("overlap") or tile // 4)
+    if overlap >= tile:
+        raise UsageError(f"--overlap {overlap} must be smaller than the tile ({tile} px, --tile)")
+    return tile, overlap

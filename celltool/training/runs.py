@@ -32,7 +32,7 @@ from celltool.errors import CelltoolError, UsageError
 from celltool.imageio import atomic_write_bytes, default_mode
 from celltool.manifest import make_manifest, read_manifest, write_manifest
 from celltool.outputs import folder_name
-from celltool.training.options import FRAMEWORK_PARAMS
+from celltool.training.options import FRAMEWORK_PARAMS, check_sizes
 
 CONFIG_NAME = "config.json"
 LATEST = "latest.pt"
@@ -58,6 +58,7 @@ def resolve_config(
             config[key] = value
     if config["epochs"] < 1 or config["batch_size"] < 1 or config["lr"] <= 0:
         raise UsageError("--epochs, --batch-size and --lr must be positive")
+    check_sizes(config)
     return config
 
 

@@ -20,16 +20,42 @@ def register_segmenters(register):
                     "Cells model: a cellpose model name (3.x: cyto3, cyto2, cyto, ...; 4.x: "
                     "cpsam) or a model file (default: cyto3 on 3.x, cpsam on 4.x).",
                 ),
-                Param("diameter", 0.0, "Cell diameter in px (0 = the model's own)."),
-                Param("flow_threshold", 0.4, "Flow error threshold (higher = more cells)."),
-                Param("cellprob_threshold", 0.0, "Cell probability threshold (lower = larger)."),
+                Param(
+                    "diameter", 0.0, "Cell diameter in px (0 = the model's own).", min=0, max=10_000
+                ),
+                Param(
+                    "flow_threshold",
+                    0.4,
+                    "Flow error threshold (higher = more cells).",
+                    min=0,
+                    max=100,
+                ),
+                Param(
+                    "cellprob_threshold",
+                    0.0,
+                    "Cell probability threshold (lower = larger).",
+                    min=-100,
+                    max=100,
+                ),
                 Param(
                     "nuclei_model",
                     "",
                     "Nuclei model name or file ('' = no nuclei; 3.x: nuclei).",
                 ),
-                Param("nuclei_diameter", 0.0, "Nucleus diameter in px (0 = the model's own)."),
-                Param("nuclei_flow_threshold", 0.4, "Flow error threshold for nuclei."),
+                Param(
+                    "nuclei_diameter",
+                    0.0,
+                    "Nucleus diameter in px (0 = the model's own).",
+                    min=0,
+                    max=10_000,
+                ),
+                Param(
+                    "nuclei_flow_threshold",
+                    0.4,
+                    "Flow error threshold for nuclei.",
+                    min=0,
+                    max=100,
+                ),
                 Param(
                     "preset",
                     "none",

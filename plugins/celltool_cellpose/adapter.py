@@ -72,25 +72,32 @@ def looks_like_path(model: str) -> bool:
     return os.sep in model or model.startswith(".") or Path(model).suffix != ""
 
 
-def resolve_model(model: str, major: int, download: bool) -> tuple[str, str]:
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a name too long for the file system
+        return False
+
+
+def resolve_model(model: str, major: int, download: bool, flag: str = "--model") -> tuple[str, str]:
     """``("name", NAME)`` or ``("file", PATH)``; errors for missing files and models."""
-    if looks_like_path(model) or Path(model).is_file():
+    if looks_like_path(model) or _is_file(Path(model)):
         path = Path(model).expanduser()
-        if not path.is_file():
-            raise CelltoolError("cellpose model file does not exist", path)
+        if not _is_file(path):
+            raise UsageError(f"{flag} {path}: cellpose model file does not exist")
         return "file", str(path)
     from cellpose import models
 
     known = list(getattr(models, "MODEL_NAMES", [])) or ["cpsam"]
     if major >= 4 and model != "cpsam" and model not in known:
         raise UsageError(
-            f"cellpose {major}.x has no model '{model}' (it has cpsam); give a model file "
-            "with --model PATH or install cellpose<4 for the 3.x models"
+            f"{flag}: cellpose {major}.x has no model '{model[:60]}' (it has cpsam); give a "
+            f"model file with {flag} PATH or install cellpose<4 for the 3.x models"
         )
     if model not in known:
         raise UsageError(
-            f"unknown cellpose model '{model}' (names: {', '.join(known)}); "
-            "or give a model file with --model PATH"
+            f"{flag}: unknown cellpose model '{model[:60]}' (names: {', '.join(known)}); "
+            f"or give a model file with {flag} PATH"
         )
     cached = Path(models.MODEL_DIR) / model_file_name(model, major)
     if not cached.is_file() and not download:
@@ -103,10 +110,10 @@ def resolve_model(model: str, major: int, download: bool) -> tuple[str, str]:
     return "name", model
 
 
-def load_model(model: str, major: int, download: bool, gpu: bool) -> Any:
+def load_model(model: str, major: int, download: bool, gpu: bool, flag: str = "--model") -> Any:
     from cellpose import models
 
-    how, value = resolve_model(model, major, download)
+    how, value = resolve_model(model, major, download, flag)
     if major >= 4:
         return models.CellposeModel(gpu=gpu, pretrained_model=value)
     if how == "name":
@@ -151,7 +158,9 @@ def make_segmenter(
         preset,
     )
     cells_net = load_model(p["model"] or ("cpsam" if major >= 4 else "cyto3"), major, download, gpu)
-    nuclei_net = load_model(p["nuclei_model"], major, download, gpu) if p["nuclei_model"] else None
+    nuclei_net = None
+    if p["nuclei_model"]:
+        nuclei_net = load_model(p["nuclei_model"], major, download, gpu, "--nuclei-model")
 
     def segment(image: np.ndarray, nuclei: np.ndarray | None = None) -> dict[str, np.ndarray]:
         out = {

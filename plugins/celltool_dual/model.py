@@ -33,6 +33,7 @@ from celltool.nn.layers import init_weights
 from celltool.nn.losses import GANLoss
 from celltool.training.api import Context, DataInfo, GenerateJob, Trainer, frozen
 from celltool.training.data import channels_first, from_unit, to_unit
+from celltool.training.options import tile_options
 from celltool.training.schedules import decay_schedulers
 from celltool.training.tiling import tiled_apply
 from celltool_dual.data import SequenceDataset
@@ -197,7 +198,7 @@ class Dual(Trainer):
     # -- generation -------------------------------------------------------------------------
     def _net(self, net: torch.nn.Module, x: torch.Tensor, options: Mapping[str, Any]):
         """One network on a (C, H, W) tensor of any size (tiled like pix2pix's generate)."""
-        tile = int(options.get("tile") or self.config["crop_size"])
+        tile, overlap = tile_options(options, int(self.config["crop_size"]))
 
         def fn(t: torch.Tensor) -> torch.Tensor:
             with torch.inference_mode(), self.ctx.autocast():
@@ -207,7 +208,7 @@ class Dual(Trainer):
             fn,
             x,
             tile=tile,
-            overlap=int(options.get("overlap") or tile // 4),
+            overlap=overlap,
             factor=self.factor,
             blend=str(options.get("blend", "cosine")),
             batch_size=int(options.get("batch_size", 4)),

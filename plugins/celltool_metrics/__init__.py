@@ -9,7 +9,7 @@ Targets (imported only when used), by ``info["kind"]``:
 """
 
 from celltool import hookimpl
-from celltool.components import Component, Param
+from celltool.components import Component, Param, parse_device
 from celltool.contracts import METRIC_KINDS
 
 M = "celltool_metrics"
@@ -38,8 +38,9 @@ LPIPS_PARAMS = (
         "lpips_weights",
         "",
         "LPIPS backbone weights file (env CELLTOOL_LPIPS_WEIGHTS; see `celltool lpips-weights`).",
+        input=True,
     ),
-    Param("lpips_device", "cpu", "torch device for LPIPS (cpu, cuda, ...)."),
+    Param("lpips_device", "cpu", "torch device for LPIPS (cpu, cuda, cuda:N).", parse=parse_device),
 )
 
 METRICS = (
@@ -107,7 +108,13 @@ METRICS = (
             Param(
                 "edge_min_length", 50, "Shortest tile profile kept, in slices.", min=1, max=100_000
             ),
-            Param("edge_min_peak", 0.026, "Smallest peak edge strength of a kept tile.", min=0),
+            Param(
+                "edge_min_peak",
+                0.026,
+                "Smallest peak edge strength of a kept tile.",
+                min=0,
+                max=1e6,
+            ),
         ),
     ),
     # segmentation (instance label maps)

@@ -111,6 +111,10 @@ def edge_profile(
     v = center_crop(ndimage.gaussian_filter(v, sigma=(0, 3, 3)), tile)
     edges = np.stack([sobel(s) for s in v])
     z, h, w = edges.shape
+    if h < tile or w < tile:
+        from celltool.errors import UsageError
+
+        raise UsageError(f"--edge-tile {tile}: larger than the {h}x{w} slices of the volumes")
     tiles = edges.reshape(z, h // tile, tile, w // tile, tile).transpose(1, 3, 0, 2, 4)
     q95 = np.percentile(tiles.reshape(h // tile, w // tile, z, -1), 95, axis=-1)
     profiles = []

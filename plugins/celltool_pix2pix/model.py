@@ -25,6 +25,7 @@ from celltool.training.data import (
     split_side_by_side,
     to_unit,
 )
+from celltool.training.options import tile_options
 from celltool.training.schedules import decay_schedulers
 from celltool.training.tiling import tiled_apply
 
@@ -158,8 +159,7 @@ class Pix2Pix(Trainer):
         x = torch.from_numpy(to_unit(channels_first(array, info.in_channels), in_depth))
         if x.shape[0] != info.in_channels:
             x = x.expand(info.in_channels, -1, -1).contiguous()
-        tile = int(options.get("tile") or self.config["crop_size"])
-        overlap = int(options.get("overlap") or tile // 4)
+        tile, overlap = tile_options(options, int(self.config["crop_size"]))
         y = tiled_apply(
             self.predict,
             x,

@@ -3,12 +3,18 @@ embedded default), time-lapses of moving, growing and dividing cells (``timelaps
 toy time-lapse with a known constant motion (``toy-timelapse``)."""
 
 from celltool import hookimpl
-from celltool.components import Component, Param, parse_floats
+from celltool.components import Component, Param, parse_pair, parse_range
 from celltool.contracts import SimulatorInfo
 
 
 def _range(name, default, help, lo, hi):
-    return Param(name, default, help, parse=parse_floats, min=lo, max=hi)
+    """A 'lo,hi' option (lo <= hi, both in [lo, hi] bounds)."""
+    return Param(name, default, help, parse=parse_range, min=lo, max=hi)
+
+
+def _pair(name, default, help, lo, hi):
+    """A 'dy,dx' option (two numbers in [lo, hi])."""
+    return Param(name, default, help, parse=parse_pair, min=lo, max=hi)
 
 
 SHAPE_PARAMS = (
@@ -55,7 +61,7 @@ TIMELAPSE_PARAMS = (
     Param("max_cells", 200, "No more divisions once this many cells live.", min=1, max=5000),
     Param("speed", 2.0, "Speed in px/frame along a persistent heading.", min=0, max=1000),
     Param("persistence", 0.8, "How much the heading persists frame to frame (0..1).", min=0, max=1),
-    _range("drift", (0.0, 0.0), "Common drift 'dy,dx' in px/frame.", -1000, 1000),
+    _pair("drift", (0.0, 0.0), "Common drift 'dy,dx' in px/frame.", -1000, 1000),
     _range("cycle", (30.0, 50.0), "Cell cycle range in frames 'lo,hi' (0,0: no division).", 0, 1e4),
     _range("cell_radius", (9.0, 14.0), "Mean cell radius range in px, 'lo,hi'.", 2, 1000),
     _range("elongation", (1.0, 2.0), "Aspect-ratio range, 'lo,hi'.", 1, 5),
@@ -68,7 +74,7 @@ TIMELAPSE_PARAMS = (
 TOY_PARAMS = (
     Param("frames", 24, "Frames per sequence.", min=2, max=10_000),
     Param("n_cells", 6, "Cells in the field.", min=1, max=1000),
-    _range("velocity", (0.0, 2.0), "Motion 'dy,dx' in px per frame.", -64, 64),
+    _pair("velocity", (0.0, 2.0), "Motion 'dy,dx' in px per frame.", -64, 64),
     _range("radius", (4.0, 7.0), "Cell semi-axis range 'lo,hi' in px.", 0.5, 1000),
 )
 

@@ -79,39 +79,39 @@ def _check(shape: tuple[int, int], frames: int, p: dict) -> None:
         return UsageError(f"time-lapse simulator: {text}")
 
     if h < 16 or w < 16:
-        raise bad(f"image size {h}x{w}: both sides must be at least 16")
+        raise bad(f"--size {h}x{w}: both sides must be at least 16")
     if not 1 <= frames <= 1000:
-        raise bad(f"frames {frames}: expected 1..1000")
+        raise bad(f"--frames {frames}: expected 1..1000")
     if frames * h * w > MAX_PIXELS:
-        raise bad(f"frames × height × width = {frames * h * w} exceeds {MAX_PIXELS}")
+        raise bad(f"--frames × --size = {frames * h * w} px exceeds {MAX_PIXELS}")
     if not 1 <= p["n_cells"] <= 1000:
-        raise bad(f"n_cells {p['n_cells']}: expected 1..1000")
+        raise bad(f"--n-cells {p['n_cells']}: expected 1..1000")
     if not p["n_cells"] <= p["max_cells"] <= 5000:
-        raise bad(f"max_cells {p['max_cells']}: expected n_cells..5000")
+        raise bad(f"--max-cells {p['max_cells']}: expected --n-cells..5000")
     if not 0 <= p["speed"] <= side / 4:
-        raise bad(f"speed {p['speed']}: expected 0..{side / 4:g} px/frame (a quarter of the image)")
+        raise bad(f"--speed {p['speed']}: expected 0..{side / 4:g} px/frame (side / 4)")
     if len(p["drift"]) != 2 or any(abs(d) > side / 4 for d in p["drift"]):
-        raise bad(f"drift {p['drift']}: expected (dy, dx), each within ±{side / 4:g} px/frame")
+        raise bad(f"--drift {p['drift']}: expected (dy, dx), each within ±{side / 4:g} px/frame")
     if not 0 <= p["persistence"] <= 1:
-        raise bad(f"persistence {p['persistence']}: expected 0..1")
+        raise bad(f"--persistence {p['persistence']}: expected 0..1")
     lo, hi = p["cell_radius"]
     if not 2 <= lo <= hi <= side / 4:
-        raise bad(f"cell_radius {lo:g},{hi:g}: expected 2 <= lo <= hi <= {side / 4:g}")
+        raise bad(f"--cell-radius {lo:g},{hi:g}: expected 2 <= lo <= hi <= {side / 4:g}")
     lo, hi = p["elongation"]
     if not 1 <= lo <= hi <= 5:
-        raise bad(f"elongation {lo:g},{hi:g}: expected 1 <= lo <= hi <= 5")
+        raise bad(f"--elongation {lo:g},{hi:g}: expected 1 <= lo <= hi <= 5")
     lo, hi = p["cycle"]
     if not ((lo == hi == 0) or 2 <= lo <= hi <= 10_000):
-        raise bad(f"cycle {lo:g},{hi:g}: expected 0,0 (no division) or 2 <= lo <= hi <= 10000")
+        raise bad(f"--cycle {lo:g},{hi:g}: expected 0,0 (no division) or 2 <= lo <= hi <= 10000")
     lo, hi = p["nucleus_scale"]
     if not 0.1 <= lo <= hi <= 0.9:
-        raise bad(f"nucleus_scale {lo:g},{hi:g}: expected 0.1 <= lo <= hi <= 0.9")
+        raise bad(f"--nucleus-scale {lo:g},{hi:g}: expected 0.1 <= lo <= hi <= 0.9")
     if not 0 <= p["irregularity"] <= 0.5:
-        raise bad(f"irregularity {p['irregularity']}: expected 0..0.5")
+        raise bad(f"--irregularity {p['irregularity']}: expected 0..0.5")
     if p["bit_depth"] not in (8, 12, 16):
-        raise bad(f"bit_depth {p['bit_depth']}: expected 8, 12 or 16")
+        raise bad(f"--bit-depth {p['bit_depth']}: expected 8, 12 or 16")
     if not 0 < p["photons"] <= 1e6 or not 0 <= p["psf_sigma"] <= 20 or p["read_noise"] < 0:
-        raise bad("photons must be in (0, 1e6], psf_sigma in [0, 20], read_noise >= 0")
+        raise bad("--photons must be in (0, 1e6], --psf-sigma in [0, 20], --read-noise >= 0")
 
 
 def _new_cell(rng: np.random.Generator, id_: int, parent: int, y: float, x: float, p: dict):

@@ -57,7 +57,9 @@ def simulate_toy(
     from scipy import ndimage
 
     if shape[0] != shape[1]:
-        raise ValueError(f"the toy time-lapse is square; got {shape}")
+        from celltool.errors import UsageError
+
+        raise UsageError(f"--size {shape[0]}x{shape[1]}: the toy time-lapse is square")
     seed = int(rng.integers(0, 2**31))
     images, masks = moving_cells(
         frames, shape[0], cells=n_cells, velocity=velocity, radius=radius, seed=seed

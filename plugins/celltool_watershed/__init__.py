@@ -19,20 +19,36 @@ def register_segmenters(register):
                     "background_radius",
                     50.0,
                     "Background flattening scale in px (larger than a cell; 0 = off).",
+                    min=0,
+                    max=10_000,
                 ),
-                Param("smooth_sigma", 0.5, "Gaussian smoothing sigma in px before thresholding."),
+                Param(
+                    "smooth_sigma",
+                    0.5,
+                    "Gaussian smoothing sigma in px before thresholding.",
+                    min=0,
+                    max=100,
+                ),
                 Param(
                     "threshold",
                     "li",
                     "Automatic threshold method.",
                     choices=("otsu", "li", "triangle", "yen"),
                 ),
-                Param("threshold_scale", 1.3, "Multiply the automatic threshold by this."),
+                Param(
+                    "threshold_scale",
+                    1.3,
+                    "Multiply the automatic threshold by this.",
+                    min=0,
+                    max=100,
+                ),
                 Param(
                     "hysteresis",
                     0.5,
                     "Also keep pixels above this fraction of the threshold that connect to "
                     "objects (1 = plain threshold).",
+                    min=0,
+                    max=1,
                 ),
                 Param(
                     "seeds",
@@ -40,26 +56,42 @@ def register_segmenters(register):
                     "Watershed seeds: distance-transform maxima, intensity maxima, or both.",
                     choices=("distance", "intensity", "both"),
                 ),
-                Param("min_distance", 10, "Smallest distance between two cell seeds in px."),
+                Param(
+                    "min_distance",
+                    10,
+                    "Smallest distance between two cell seeds in px.",
+                    min=0,
+                    max=1000,
+                ),
                 Param(
                     "prominence",
                     0.0,
                     "Keep only seeds that rise this much above their surroundings (h-maxima; "
                     "0 = all local maxima).",
+                    min=0,
+                    max=1e6,
                 ),
                 Param(
                     "nucleus_quantile",
                     0.75,
                     "Without a nuclear channel: a nucleus is the cell's pixels above this "
                     "quantile of its intensities (largest piece).",
+                    min=0,
+                    max=1,
                 ),
                 Param(
-                    "nucleus_sigma", 2.0, "Smoothing (px) of the cell image to find bright cores."
+                    "nucleus_sigma",
+                    2.0,
+                    "Smoothing (px) of the cell image to find bright cores.",
+                    min=0,
+                    max=100,
                 ),
                 Param(
                     "nucleus_min_distance",
                     4,
                     "With a nuclear channel: smallest distance between two nucleus seeds in px.",
+                    min=0,
+                    max=1000,
                 ),
             ),
             info=SegmenterInfo(targets=("cells", "nuclei")),

@@ -24,7 +24,7 @@ from celltool.executor import ExecutorSpec
 from celltool.imageio import list_images, read_image
 from celltool.manifest import dumps, make_manifest, part, read_manifest, require_kind
 from celltool.outputs import OutputFolder, default_output
-from celltool.steps.common import existing, run_each
+from celltool.steps.common import existing, must_exist, run_each
 from celltool.steps.evaluation import compute, output
 from celltool.steps.evaluation.pairing import (
     RealImages,
@@ -88,6 +88,12 @@ def evaluate(
     """Evaluate GENERATED against REAL into a ``metrics`` folder (default
     ``GENERATED-evaluate``); return its path."""
     real_in, gen_in = Path(real_in), Path(gen_in)
+    check_metric_options(params or {})
+    tracks = existing([real_tracks, generated_tracks])
+    if len(tracks) == 1:
+        raise UsageError("TRA needs both --real-tracks and --generated-tracks")
+    reads = existing([pairs_csv, real_labels, generated_labels, *tracks])
+    must_exist(reads)
     src = find_inputs(real_in, gen_in, metrics, target, split)
     real_files = list_images(src.real.folder)
     gen_files = list_images(src.gen_dir)
@@ -105,10 +111,6 @@ def evaluate(
         dr, rng_text = resolve_data_range(data_range, depths, sample, src.gen_dir)
         info(f"data range {dr:g} ({rng_text})")
     masks, paired = _masks(paired, metrics, real_in, gen_in, real_labels, generated_labels, target)
-    tracks = existing([real_tracks, generated_tracks])
-    if len(tracks) == 1:
-        raise UsageError("TRA needs both --real-tracks and --generated-tracks")
-    reads = existing([pairs_csv, real_labels, generated_labels, *tracks])
     out = Path(out) if out else default_output(gen_in, "evaluate")
     folder = OutputFolder(out, inputs=[real_in, gen_in, *reads], overwrite=overwrite)
     with folder as work:
@@ -173,6 +175,16 @@ def _pairs(
     if need and unpaired:
         warn(f"{len(unpaired)} generated file(s) have no real partner, e.g. {unpaired[0].name}")
     return pairs, unpaired
+
+
+def check_metric_options(given: dict[str, Any]) -> None:
+    """Every given metric option fits its parameter (type and bounds), whether or not its
+    metric is chosen: a bad value is an error, never silently ignored."""
+    from celltool import plugins
+
+    for component in plugins.registry().all("metrics"):
+        mine = {k: v for k, v in given.items() if component.param(k) is not None}
+        component.resolve(mine)
 
 
 def _resolve_params(chosen: list[Component], given: dict[str, Any]) -> dict[str, Any]:
