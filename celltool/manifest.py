@@ -70,7 +70,57 @@ def read_manifest(folder: str | Path) -> dict[str, Any] | None:
         raise CelltoolError(f"unreadable manifest ({exc})", path) from None
     if not isinstance(data, dict) or "kind" not in data:
         raise CelltoolError("manifest has no 'kind'", path)
+    check_types(data, path)
     return data
+
+
+# What the fields of a manifest must be (a field may be missing or null; a wrong type is an
+# error): the type and how it is called in JSON.
+FIELD_TYPES: dict[str, tuple[type, str]] = {
+    "kind": (str, "a string"),
+    "step": (str, "a string"),
+    "params": (dict, "an object"),
+    "inputs": (list, "a list"),
+    "facts": (dict, "an object"),
+}
+
+
+def check_types(data: Mapping[str, Any], path: Path) -> None:
+    """One line naming the manifest when a field has the wrong type (a hand-edited or broken
+    manifest), instead of an AttributeError deep inside a step."""
+    for key, (typ, name) in FIELD_TYPES.items():
+        value = data.get(key)
+        if value is not None and not isinstance(value, typ):
+            raise CelltoolError(
+                f"manifest field '{key}' is {type(value).__name__!r}, expected {name}", path
+            )
+    parts = (data.get("facts") or {}).get("parts")
+    names = parts.values() if isinstance(parts, dict) else parts  # a list: folders = names
+    if parts is not None and not (
+        isinstance(parts, (dict, list)) and all(isinstance(v, str) for v in names)
+    ):
+        raise CelltoolError(
+            "manifest field 'facts.parts' must map part names to folders (or list them)", path
+        )
+
+
+def recorded_bit_depth(manifest: Mapping[str, Any] | None, folder: str | Path) -> int | None:
+    """``facts.bit_depth`` of a manifest, checked: 1..16 (integer images), 32 or 64 (float
+    images); None when not recorded. Anything else is an error naming the manifest (a bit
+    depth of 0 would train to NaN)."""
+    value = ((manifest or {}).get("facts") or {}).get("bit_depth")
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not (1 <= value <= 16 or value in (32, 64))
+    ):
+        raise CelltoolError(
+            f"facts.bit_depth {value!r} is not a bit depth (1..16; 32 or 64 for float images)",
+            Path(folder) / MANIFEST_NAME,
+        )
+    return value
 
 
 def folder_digest(folder: str | Path) -> str:
@@ -197,9 +247,9 @@ def part(folder: str | Path, name: str) -> Path:
     """
     folder = Path(folder)
     manifest = read_manifest(folder)
-    parts = (manifest or {}).get("facts", {}).get("parts", {})
+    parts = ((manifest or {}).get("facts") or {}).get("parts") or {}
     if name in parts:
-        return folder / parts[name]
+        return folder / (parts[name] if isinstance(parts, dict) else name)
     if manifest is None and name == "images":
         return folder
     if manifest is not None and manifest["kind"] in ("images", "generated") and name == "images":

@@ -15,7 +15,7 @@ import numpy as np
 
 from celltool.errors import CelltoolError
 from celltool.imageio import list_images, read_image
-from celltool.manifest import read_manifest
+from celltool.manifest import MANIFEST_NAME, read_manifest, recorded_bit_depth
 
 SPLITS = ("train", "val", "test")
 
@@ -89,11 +89,22 @@ def from_unit(array: np.ndarray, bit_depth: int) -> np.ndarray:
     return values.astype(np.uint8 if bit_depth <= 8 else np.uint16)
 
 
-def bit_depth_from(manifest: Mapping[str, Any] | None, sample: np.ndarray) -> int:
-    facts = (manifest or {}).get("facts", {})
-    if "bit_depth" in facts:
-        return int(facts["bit_depth"])
-    return 8 if sample.dtype == np.uint8 else 16
+def bit_depth_from(
+    manifest: Mapping[str, Any] | None, sample: np.ndarray, folder: Path | None = None
+) -> int:
+    """The bit depth integer images are scaled by: the manifest's ``facts.bit_depth`` (checked
+    against the images' type; errors name ``folder``'s manifest), else 8 for uint8 and 16 for
+    other images."""
+    where = Path(folder or ".")
+    depth = recorded_bit_depth(manifest, where)
+    if depth is None:
+        return 8 if sample.dtype == np.uint8 else 16
+    if sample.dtype.kind in "ui" and depth > sample.dtype.itemsize * 8:
+        raise CelltoolError(
+            f"facts.bit_depth {depth} does not fit its {sample.dtype} images",
+            where / MANIFEST_NAME,
+        )
+    return depth
 
 
 # -- augmentation ----------------------------------------------------------------------------
@@ -173,7 +184,7 @@ class PairsDataset:
         )
         manifest = read_manifest(self.folder)
         image, sketch = self._read(0)
-        self.bit_depth = bit_depth_from(manifest, image)
+        self.bit_depth = bit_depth_from(manifest, image, self.folder)
         self.sketch_bit_depth = 8 if sketch.dtype == np.uint8 else self.bit_depth
         self.image_channels = channels_of(image)
         self.sketch_channels = channels_of(sketch)

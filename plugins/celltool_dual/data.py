@@ -116,7 +116,7 @@ class SequenceDataset:
             {} if config.get("cache") else None
         )
         image, sketch = self._read(self.chains[0][0])
-        self.bit_depth = bit_depth_from(read_manifest(self.folder), image)
+        self.bit_depth = bit_depth_from(read_manifest(self.folder), image, self.folder)
         self.sketch_bit_depth = 8 if sketch.dtype == np.uint8 else self.bit_depth
         self.image_channels = channels_of(image)
         self.sketch_channels = channels_of(sketch)

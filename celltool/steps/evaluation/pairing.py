@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from celltool.errors import CelltoolError
+from celltool.errors import CelltoolError, UsageError
 from celltool.imageio import list_images, natural_key, read_image
-from celltool.manifest import part, read_manifest
+from celltool.manifest import part, read_manifest, recorded_bit_depth
 
 SEPARATORS = "_-. "
 
@@ -49,16 +49,19 @@ def read_pairs_csv(path: Path, real_dir: Path, gen_dir: Path) -> list[tuple[Path
         with open(path, newline="") as fh:
             rows = list(csv.DictReader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise CelltoolError(f"cannot read pairs CSV ({exc})", path) from None
+        reason = exc.strerror if isinstance(exc, OSError) else exc.__class__.__name__
+        raise UsageError(f"--pairs: cannot read the pairs CSV ({reason})", path) from None
     if not rows or not {"real", "generated"} <= set(rows[0]):
-        raise CelltoolError("pairs CSV needs a header with columns 'real' and 'generated'", path)
+        raise UsageError(
+            "--pairs: the CSV needs a header with columns 'real' and 'generated'", path
+        )
     pairs = []
     for i, row in enumerate(rows, start=2):
         r = real_dir / (row["real"] or "").strip()
         g = gen_dir / (row["generated"] or "").strip()
         for f in (r, g):
             if not f.is_file():
-                raise CelltoolError(f"line {i}: {f} does not exist", path)
+                raise UsageError(f"--pairs: line {i}: {f} does not exist", path)
         pairs.append((r, g))
     return pairs
 
@@ -79,8 +82,8 @@ def real_images(folder: Path, split: str = "test") -> RealImages:
     manifest = read_manifest(folder)
     if manifest is None or manifest["kind"] != "pairs":
         return RealImages(part(folder, "images"))
-    facts = manifest.get("facts", {})
-    depth = facts.get("bit_depth")
+    facts = manifest.get("facts") or {}
+    depth = recorded_bit_depth(manifest, folder)
     layout = facts.get("layout", "side-by-side")
     base = folder / split
     if not base.is_dir():

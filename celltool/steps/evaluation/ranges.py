@@ -8,17 +8,20 @@ import numpy as np
 
 from celltool.errors import CelltoolError, UsageError
 from celltool.manifest import read_manifest
+from celltool.manifest import recorded_bit_depth as checked_bit_depth
 
 
 def recorded_bit_depth(folder: Path) -> int | None:
-    """``facts.bit_depth`` of the folder's manifest, or of the container it is a part of."""
-    manifest = read_manifest(folder)
-    if manifest and manifest.get("facts", {}).get("bit_depth"):
-        return int(manifest["facts"]["bit_depth"])
+    """``facts.bit_depth`` of the folder's manifest, or of the container it is a part of
+    (checked: 1..16, or 32/64 for float images; an error names the manifest)."""
+    depth = checked_bit_depth(read_manifest(folder), folder)
+    if depth is not None:
+        return depth
     parent = read_manifest(folder.parent) if folder.parent != folder else None
-    facts = (parent or {}).get("facts", {})
-    if facts.get("bit_depth") and folder.name in set(facts.get("parts", {}).values()):
-        return int(facts["bit_depth"])
+    parts = ((parent or {}).get("facts") or {}).get("parts") or {}
+    names = set(parts.values() if isinstance(parts, dict) else parts)
+    if folder.name in names:
+        return checked_bit_depth(parent, folder.parent)
     return None
 
 
