@@ -164,8 +164,10 @@ def train(
             _fit(job, dataset, data, board, stop_after_steps)
         finally:
             board.close()
-    except BaseException:
-        folder.discard()
+    except BaseException as exc:
+        folder.discard()  # before the first checkpoint: the run leaves no folder
+        if folder.published:  # after it: the last checkpoint is kept, the status says why
+            job.write_status("failed" if isinstance(exc, Exception) else "interrupted")
         raise
     if stop_after_steps is None or job.position["epoch"] >= int(config["epochs"]):
         job.write_status("done")
