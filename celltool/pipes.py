@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,7 +22,23 @@ def input_folders(args: Sequence[str | Path] | None, *, at_least: int = 1) -> li
 
 
 def emit(paths: Iterable[str | Path]) -> None:
-    """Print output folder paths, one per line: the only thing a step writes to stdout."""
-    for path in paths:
-        sys.stdout.write(f"{path}\n")
-    sys.stdout.flush()
+    """Print output folder paths, one per line: the only thing a step writes to stdout.
+
+    A reader that went away (``celltool simulate | true``) is not an error: the step's work is
+    done and published, and stdout only carries its path.
+    """
+    try:
+        for path in paths:
+            sys.stdout.write(f"{path}\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
