@@ -4,6 +4,9 @@ A step writes into a hidden sibling ``.NAME.partial-XXXX`` and renames it to ``N
 when it finished and wrote its manifest, so a failing step leaves no partial output folder.
 With ``--shard K/N`` (array jobs), every shard writes its own files straight into ``NAME``
 and a marker ``.shards/K-of-N.json``; the shard that completes the set writes the manifest.
+The first shard records the command's identity (step, parameters, seed, inputs, N) in
+``.shards/command.json``; later shards join only a folder with the same identity, so a shard
+never writes into a folder that another command (or a person) filled.
 """
 
 from __future__ import annotations
@@ -103,11 +106,13 @@ class OutputFolder:
         inputs: Iterable[str | Path] = (),
         overwrite: bool = False,
         shard: Shard | None = None,
+        identity: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
         self.inputs = [Path(p) for p in inputs]
         self.overwrite = overwrite
         self.shard = shard
+        self.identity = identity or {}
         self.manifest: Mapping[str, Any] | None = None
         self.part_manifests: dict[str, Mapping[str, Any]] = {}
         self.work: Path | None = None
@@ -126,6 +131,7 @@ class OutputFolder:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.shard is not None:
             self.path.mkdir(exist_ok=True)
+            join_shards(self.path, self.shard, self.identity, self.inputs)
             self.work = self.path
         else:
             self.work = Path(
@@ -180,6 +186,62 @@ class OutputFolder:
         done = {p.name for p in marks.glob(f"*-of-{self.shard.count}.json")}
         if len(done) == self.shard.count:
             self._write_manifests(self.manifest)
+
+
+SHARDS = ".shards"
+COMMAND = "command.json"
+
+
+def shard_identity(
+    shard: Shard, identity: Mapping[str, Any], inputs: Iterable[Path]
+) -> dict[str, Any]:
+    """What makes shards parts of one command: its identity, the inputs and N (as JSON)."""
+    import json
+
+    record = {**identity, "inputs": sorted(str(Path(p).resolve()) for p in inputs),
+              "shards": shard.count}  # fmt: skip
+    return json.loads(dumps(record))
+
+
+def join_shards(
+    folder: Path, shard: Shard, identity: Mapping[str, Any], inputs: Iterable[Path]
+) -> None:
+    """Let a shard write into ``folder``: only if the folder holds nothing but the markers of
+    shards of the same command (the first shard records the command). Shards never delete."""
+    import json
+
+    marks = folder / SHARDS
+    marker = marks / COMMAND
+    mine = shard_identity(shard, identity, inputs)
+    foreign = [p.name for p in folder.iterdir() if p.name != SHARDS]
+    if not marker.exists():
+        if foreign:
+            raise CelltoolError(
+                "output folder is not empty and was not started by shards of this command "
+                "(no .shards/command.json); shards never replace files: use a new -o",
+                folder,
+            )
+        marks.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".command.", dir=marks)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(dumps(mine))
+        try:
+            os.link(tmp, marker)  # atomic and exclusive: the first shard's record wins
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    try:
+        theirs = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        raise CelltoolError("unreadable shard record; use a new -o", marker) from None
+    if theirs != mine:
+        differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        raise CelltoolError(
+            f"output folder was started by shards of another command (differs in: "
+            f"{', '.join(differ)}); shards join only their own command's folder: use a new -o",
+            folder,
+        )
 
 
 def published(folder: str | Path) -> bool:

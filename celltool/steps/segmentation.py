@@ -187,7 +187,10 @@ def segment(
         warn(f"{images}: ignoring {len(skipped)} non-image file(s): {', '.join(skipped[:5])}")
     out = Path(out) if out else default_output(folder, STEP)
     items = files if shard is None else shard.take(files)
-    output = OutputFolder(out, inputs=[folder, images], overwrite=overwrite, shard=shard)
+    identity = {"step": STEP, "method": method, "params": params, "options": options}
+    output = OutputFolder(
+        out, inputs=[folder, images], overwrite=overwrite, shard=shard, identity=identity
+    )
     with output as work:
         (work / "cells").mkdir(exist_ok=True)
         job = functools.partial(

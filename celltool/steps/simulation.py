@@ -112,7 +112,9 @@ def simulate(
     parts = tuple(component.info.parts)
     indices = list(range(n)) if shard is None else shard.take(range(n))
     inputs = input_paths(component, resolved)
-    folder = OutputFolder(out, inputs=inputs, overwrite=overwrite, shard=shard)
+    identity = {"step": "simulate", "method": method, "params": resolved, "n": n,
+                "size": list(shape), "seed": seed}  # fmt: skip
+    folder = OutputFolder(out, inputs=inputs, overwrite=overwrite, shard=shard, identity=identity)
     with folder as work:
         for part in parts:
             (work / part).mkdir(exist_ok=True)
