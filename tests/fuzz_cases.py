@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,8 +101,12 @@ def run_cli(argv: list[str]) -> Outcome:
     plugins.reset()
     out, err = io.StringIO(), io.StringIO()
     t0 = time.perf_counter()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = run([str(a) for a in argv])
+    stdin, sys.stdin = sys.stdin, io.StringIO("")  # an empty pipe: no folders on stdin
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = run([str(a) for a in argv])
+    finally:
+        sys.stdin = stdin
     return Outcome(code, out.getvalue(), err.getvalue(), time.perf_counter() - t0)
 
 

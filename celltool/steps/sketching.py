@@ -23,7 +23,7 @@ from celltool.imageio import list_image_tree, matching_files, read_image, write_
 from celltool.manifest import has_part, make_manifest, part, require_kind, write_manifest
 from celltool.outputs import OutputFolder, default_output
 from celltool.steps.common import component as get_component
-from celltool.steps.common import run_each
+from celltool.steps.common import existing, run_each
 
 MASK_THRESHOLD = 127  # binary masks: a pixel is a cell when its value is above this
 
@@ -163,7 +163,8 @@ def sketch(
     items = list(zip(names, [images / n for n in names], cell_files, nuclei_files, strict=True))
     out = Path(out) if out else default_output(source, "sketch")
     inputs = [source] + ([masks] if masks is not None else [])
-    folder = OutputFolder(out, inputs=inputs, overwrite=overwrite)
+    reads = [*inputs, *existing([images, cells, nuclei])]  # parts may lie elsewhere
+    folder = OutputFolder(out, inputs=reads, overwrite=overwrite)
     with folder as work:
         stats: list[Any] = []
         if maker.needs_stats:

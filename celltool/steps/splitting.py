@@ -31,6 +31,7 @@ from celltool.manifest import make_manifest, part, require_kind
 from celltool.outputs import OutputFolder, default_output
 from celltool.splits import SPLITS, assign_splits, temporal_pairs
 from celltool.steps.common import component as get_component
+from celltool.steps.common import existing
 
 LAYOUTS = ("side-by-side", "folders")
 TABLE = "crops.csv"
@@ -272,7 +273,8 @@ def split(
     src = find_source(source, masks, sketch_part, sequence_pattern)
     out = Path(out) if out else default_output(source, "split" if fmt == "pairs" else "ctc")
     inputs = [source] + ([masks] if masks is not None else [])
-    folder = OutputFolder(out, inputs=inputs, overwrite=overwrite)
+    reads = [*inputs, *existing([src.images, src.sketch, src.labels])]  # parts may lie elsewhere
+    folder = OutputFolder(out, inputs=reads, overwrite=overwrite)
     with folder as work:
         sample = read_image(src.images / src.names[0])
         facts: dict[str, Any] = {

@@ -24,7 +24,7 @@ from celltool.executor import ExecutorSpec
 from celltool.imageio import list_images, read_image
 from celltool.manifest import dumps, make_manifest, part, read_manifest, require_kind
 from celltool.outputs import OutputFolder, default_output
-from celltool.steps.common import existing, must_exist, run_each
+from celltool.steps.common import existing, input_paths, must_exist, run_each
 from celltool.steps.evaluation import compute, output
 from celltool.steps.evaluation.pairing import (
     RealImages,
@@ -109,11 +109,15 @@ def evaluate(
         depths = (src.real.bit_depth or recorded_bit_depth(src.real.folder),
                   recorded_bit_depth(src.gen_dir))  # fmt: skip
         dr, rng_text = resolve_data_range(data_range, depths, sample, src.gen_dir)
-        info(f"data range {dr:g} ({rng_text})")
     masks, paired = _masks(paired, metrics, real_in, gen_in, real_labels, generated_labels, target)
+    reads += [p for c in chosen for p in input_paths(c, resolved)]  # e.g. --lpips-weights
+    must_exist(reads)
     out = Path(out) if out else default_output(gen_in, "evaluate")
-    folder = OutputFolder(out, inputs=[real_in, gen_in, *reads], overwrite=overwrite)
+    parts = [src.real.folder, src.gen_dir, *(masks or ())]  # parts may lie elsewhere
+    folder = OutputFolder(out, inputs=[real_in, gen_in, *reads, *parts], overwrite=overwrite)
     with folder as work:
+        if dr is not None:
+            info(f"data range {dr:g} ({rng_text})")
         summary, extra, rows, files = _compute(
             src, pairs, paired, distribution, resolved, dr, masks, tracks, spec, work,
             real_files, gen_files,
