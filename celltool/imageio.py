@@ -7,8 +7,10 @@ PNG (8/16-bit, gray, RGB, RGBA), TIFF (uint8/uint16/float32 and more; 2D, multi-
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import struct
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +36,11 @@ def is_image_file(path: Path) -> bool:
 
 
 def list_images(folder: str | Path, *, allow_empty: bool = False) -> list[Path]:
-    """Image files directly in ``folder``, in natural order. Errors name the folder."""
+    """Image files directly in ``folder``, in natural order. Errors name the folder.
+
+    Two images with one stem (``x.png`` and ``x.jpg``) are an error: the parts of an item are
+    matched by stem and outputs are named after it, so one of them would be lost silently.
+    """
     folder = Path(folder)
     if not folder.exists():
         raise CelltoolError("folder does not exist", folder)
@@ -45,7 +51,21 @@ def list_images(folder: str | Path, *, allow_empty: bool = False) -> list[Path]:
     )
     if not files and not allow_empty:
         raise CelltoolError(f"holds no images (looked for {', '.join(READ_EXTS)})", folder)
+    check_stems(files, folder)
     return files
+
+
+def check_stems(files: list[Path], folder: Path) -> None:
+    """CelltoolError naming ``folder`` when two of ``files`` share a stem."""
+    seen: dict[str, Path] = {}
+    for path in files:
+        if path.stem in seen:
+            raise CelltoolError(
+                f"holds two images named '{path.stem}' ({seen[path.stem].name} and "
+                f"{path.name}); files are matched and written by stem: keep one",
+                folder,
+            )
+        seen[path.stem] = path
 
 
 def default_mode(directory: bool = False) -> int:
@@ -71,11 +91,16 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read an image as stored: dtype, bit depth and channels are kept (RGB order)."""
+    """Read an image as stored: dtype, bit depth and channels are kept (RGB order).
+
+    The size in the file's header is checked before decoding (:func:`check_size`): a small
+    file that claims a huge image is one line, not minutes of work or a decoder's assertion.
+    """
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in READ_EXTS:
         raise CelltoolError(f"not an image file (celltool reads {', '.join(READ_EXTS)})", path)
+    check_size(path)
     try:
         if ext in TIFF_EXTS:
             import tifffile
@@ -101,14 +126,115 @@ def _cv2():
 def _read_cv2(path: Path) -> np.ndarray:
     cv2 = _cv2()
     buffer = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
+    with _captured_stderr() as said:  # libpng/libjpeg print to the process's stderr
+        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
     if image is None:
-        raise CelltoolError("cannot read image (corrupt, empty or not an image)", path)
+        why = " ".join(said).strip()
+        why = f"; {why[:200]}" if why else ""
+        raise CelltoolError(f"cannot read image (corrupt, empty or not an image{why})", path)
     if image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     elif image.ndim == 3 and image.shape[2] == 4:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
     return image
+
+
+@contextlib.contextmanager
+def _captured_stderr() -> Iterator[list[str]]:
+    """Collect what C libraries write to file descriptor 2 (libpng's warnings and errors) so
+    that it reaches the user inside celltool's one line, or not at all. The yielded list is
+    filled when the block ends."""
+    said: list[str] = []
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to capture
+        yield said
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            said += sink.read().decode(errors="replace").splitlines()
+
+
+MAX_PLANE = 2**28  # pixels of one 2D plane (16384²): larger images are refused before decoding
+MAX_ELEMENTS = 2**31  # values of one image (stacks and channels included)
+
+
+def header_shape(path: Path) -> tuple[tuple[int, ...], int] | None:
+    """``(shape, pixels per plane)`` from the file's header without decoding the pixels, or
+    None when the header cannot be read (decoding then says what is wrong)."""
+    ext = path.suffix.lower()
+    try:
+        if ext == ".png":
+            with open(path, "rb") as fh:
+                head = fh.read(33)
+            if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+                return None
+            width, height = struct.unpack(">II", head[16:24])
+            channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(head[25], 4)
+            shape = (height, width) if channels == 1 else (height, width, channels)
+            return shape, height * width
+        if ext in TIFF_EXTS:
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                shape, axes = tuple(series.shape), series.axes
+            plane = shape[axes.index("Y")] * shape[axes.index("X")] if "Y" in axes else 0
+            return shape, plane or int(np.prod(shape[-2:], dtype=np.int64))
+        with open(path, "rb") as fh:
+            found = _jpeg_shape(fh) if ext in (".jpg", ".jpeg") else _bmp_shape(fh.read(26))
+        return None if found is None else (found, found[0] * found[1])
+    except Exception:  # noqa: BLE001 - an unreadable header: decoding reports it
+        return None
+
+
+# JPEG frame headers (SOFn) hold the size; other markers are skipped by their length
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_shape(fh) -> tuple[int, ...] | None:
+    if fh.read(2) != b"\xff\xd8":
+        return None
+    for _ in range(1000):  # markers before the first frame header
+        head = fh.read(4)
+        if len(head) < 4 or head[0] != 0xFF:
+            return None
+        marker, length = head[1], struct.unpack(">H", head[2:4])[0]
+        if marker in _SOF:
+            body = fh.read(6)
+            height, width = struct.unpack(">HH", body[1:5])
+            return (height, width) if body[5] == 1 else (height, width, body[5])
+        fh.seek(length - 2, 1)
+    return None
+
+
+def _bmp_shape(head: bytes) -> tuple[int, ...] | None:
+    if len(head) < 26 or head[:2] != b"BM":
+        return None
+    width, height = struct.unpack("<ii", head[18:26])
+    return (abs(height), abs(width))
+
+
+def check_size(path: Path) -> None:
+    """CelltoolError naming ``path`` when its header claims more than celltool decodes."""
+    found = header_shape(path)
+    if found is None:
+        return
+    shape, plane = found
+    total = int(np.prod(shape, dtype=np.int64))
+    if plane > MAX_PLANE or total > MAX_ELEMENTS:
+        size = "x".join(map(str, shape))
+        raise CelltoolError(
+            f"image of {size} is larger than celltool decodes ({MAX_PLANE:,} px per plane, "
+            f"{MAX_ELEMENTS:,} values); crop or tile it first",
+            path,
+        )
 
 
 def tiff_axes(path: str | Path) -> str | None:
