@@ -96,6 +96,8 @@ def find_source(folder: Path, masks: Path | None, sketch_part: str, pattern: str
 
 def _read_pair(image_path: Path, sketch_path: Path) -> tuple[np.ndarray, np.ndarray]:
     image = read_image(image_path)
+    if image.ndim > 3 or (image.ndim == 3 and image.shape[2] > 4):
+        raise CelltoolError(f"is a 3D stack {image.shape}; split works on 2D images", image_path)
     sketch = read_image(sketch_path)
     if sketch.ndim != 2:
         raise CelltoolError(
@@ -114,6 +116,13 @@ def side_by_side(image: np.ndarray, sketch: np.ndarray) -> np.ndarray:
     if sketch.dtype != image.dtype:
         if image.dtype == np.uint16 and sketch.dtype == np.uint8:
             sketch = sketch.astype(np.uint16) * 257
+        elif (
+            image.dtype == np.uint8
+            and sketch.dtype.kind in "iu"
+            and 0 <= sketch.min()
+            and (sketch.max() <= 255)
+        ):  # e.g. 0/255 masks stored as uint16: the same values in uint8
+            sketch = sketch.astype(np.uint8)
         else:
             raise UsageError(
                 f"side-by-side needs the sketch ({sketch.dtype}) to fit the image's {image.dtype};"
@@ -169,7 +178,10 @@ def write_pairs(
             name = f"{count[split]:0{width}d}.png"
             count[split] += 1
             if layout == "side-by-side":
-                sample = side_by_side(_crop(frames[0][0], window), _crop(frames[0][1], window))
+                try:
+                    sample = side_by_side(_crop(frames[0][0], window), _crop(frames[0][1], window))
+                except UsageError as exc:
+                    raise UsageError(exc.message, sketches[unit[0]]) from None
                 files = {f"{split}/{name}": sample}
             else:
                 suffixes = ("_t", "_t1") if temporal else ("",)
