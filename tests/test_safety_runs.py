@@ -163,3 +163,37 @@ def test_resume_items(run, tmp_path):
     assert run_cli(["train", "pix2pix", "--resume", str(copy), "--epochs", "2"]).code == 0
     facts = json.loads((copy / "celltool.json").read_text())["facts"]
     assert facts["epochs_done"] == 2 and facts["status"] == "done"
+
+
+def test_generate_refuses_inputs_the_model_cannot_take(run, tmp_path):
+    """A (5, 64, 64) TIFF given to a 2D model came out as a 5×64 PNG; an RGB image given to a
+    1-channel model silently used channel 0; `generate RUN RUN` translated loss_curve.png."""
+    from celltool.imageio import write_image
+
+    rng = np.random.default_rng(0)
+    cases = {
+        "stack.tif": (rng.random((5, 64, 64)) * 255).astype(np.uint8),
+        "colour.png": (rng.random((32, 32, 3)) * 255).astype(np.uint8),
+        "deep.png": np.full((32, 32), 4000, np.uint16),
+    }
+    says = {
+        "stack.tif": "is a 3D stack (5, 64, 64); this model takes 2D images",
+        "colour.png": "has 3 channels; the model was trained on 1-channel images",
+        "deep.png": "holds values up to 4000; the model was trained on 8-bit images",
+    }
+    for name, array in cases.items():
+        folder = tmp_path / name.split(".")[0]
+        folder.mkdir()
+        write_image(folder / name, array)
+        argv = ["generate", str(run), str(folder), "-o", str(tmp_path / "g"), "--device", "cpu"]
+        line = one_error(run_cli(argv))
+        assert f"{folder / name}: {says[name]}" in line
+        assert not (tmp_path / "g").exists()
+    gray = tmp_path / "gray"  # gray stored as RGB (the original pix2pix data) is fine
+    gray.mkdir()
+    plane = (rng.random((32, 32)) * 255).astype(np.uint8)
+    write_image(gray / "g.png", np.dstack([plane] * 3))
+    argv = ["generate", str(run), str(gray), "-o", str(tmp_path / "g"), "--device", "cpu"]
+    assert run_cli(argv).code == 0
+    line = one_error(run_cli(["generate", str(run), str(run), "-o", str(tmp_path / "r")]))
+    assert f"{run}: is a 'run' folder, not input images" in line

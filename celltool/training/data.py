@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from celltool.errors import CelltoolError
-from celltool.imageio import list_images, read_image
+from celltool.imageio import header_shape, list_images, read_image
 from celltool.manifest import MANIFEST_NAME, read_manifest, recorded_bit_depth
 
 SPLITS = ("train", "val", "test")
@@ -46,6 +46,19 @@ def pair_files(folder: Path, split: str) -> tuple[str, list[Any]]:
     return layout, list_images(base)
 
 
+def image_size(path: Path) -> tuple[int, ...]:
+    """The (Y, X[, C]) shape of an image file from its header (decoded when the header cannot
+    be parsed); a CelltoolError naming the file when it is not a readable image."""
+    found = header_shape(path)
+    return tuple(found[0]) if found is not None else tuple(read_image(path).shape)
+
+
+def check_files(paths: Sequence[Path]) -> list[tuple[int, ...]]:
+    """The shape of every file a data set lists, read from its header before training starts:
+    a broken or foreign file is one line naming it, not an error (or nothing) later."""
+    return [image_size(Path(p)) for p in paths]
+
+
 def split_side_by_side(array: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``[image | sketch]`` → (image, sketch): left half = real image, right half = sketch."""
     width = array.shape[1]
@@ -72,6 +85,42 @@ def channels_of(array: np.ndarray) -> int:
     if np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2]):
         return 1
     return 3
+
+
+def check_input(
+    array: np.ndarray,
+    path: Path,
+    *,
+    channels: int,
+    bit_depth: int | None = None,
+    dims: int = 2,
+) -> np.ndarray:
+    """``array`` if a model trained on ``channels``-channel, ``bit_depth``-bit, ``dims``-D
+    data takes it as it is; else a CelltoolError naming the file. Nothing is mangled in
+    silence: a 3D stack is not a 5-row image, colour is not its red channel, 16-bit values are
+    not clipped to 8 bits. A gray image given to a colour model is replicated per channel; an
+    alpha channel is ignored."""
+    if dims == 2 and (array.ndim > 3 or (array.ndim == 3 and array.shape[2] > 4)):
+        raise CelltoolError(f"is a 3D stack {array.shape}; this model takes 2D images", path)
+    if dims == 2:
+        have = channels_of(array)
+        if have != channels and not (have == 1 and channels == 3):
+            raise CelltoolError(
+                f"has {have} channels; the model was trained on {channels}-channel images "
+                "(convert it first)",
+                path,
+            )
+    if bit_depth is not None and array.dtype.kind in "ui" and array.size:
+        top = 2**bit_depth - 1
+        if int(array.max()) > top:
+            raise CelltoolError(
+                f"holds values up to {int(array.max())}; the model was trained on "
+                f"{bit_depth}-bit images (0..{top})",
+                path,
+            )
+        if array.dtype.itemsize == 1 and bit_depth > 8:
+            raise CelltoolError(f"is 8-bit; the model was trained on {bit_depth}-bit images", path)
+    return array
 
 
 def to_unit(array: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -172,6 +221,8 @@ class PairsDataset:
         self.layout, self.items = pair_files(self.folder, split)
         if not self.items:
             raise CelltoolError(f"split '{split}' holds no pairs", self.folder)
+        check_files([p for item in self.items for p in (item if isinstance(item, tuple) else
+                                                        (item,))])  # fmt: skip
         self.train = train
         self.seed = int(config.get("seed", 0))
         self.direction = config.get("direction", "sketch2image")

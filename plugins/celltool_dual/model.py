@@ -32,7 +32,7 @@ from celltool.nn.generators import make_generator
 from celltool.nn.layers import init_weights
 from celltool.nn.losses import GANLoss
 from celltool.training.api import Context, DataInfo, GenerateJob, Trainer, frozen
-from celltool.training.data import channels_first, from_unit, to_unit
+from celltool.training.data import channels_first, check_input, from_unit, to_unit
 from celltool.training.options import tile_options
 from celltool.training.schedules import decay_schedulers
 from celltool.training.tiling import tiled_apply
@@ -326,6 +326,16 @@ class Dual(Trainer):
         out = from_unit(x.numpy(), bit_depth)
         return out[0] if out.shape[0] == 1 else out.transpose(1, 2, 0)
 
+    def _image(self, path: Path) -> np.ndarray:
+        """A start frame, checked against the training images (one line naming the file)."""
+        info = self.info
+        return check_input(_read(path), path, channels=info.out_channels, bit_depth=info.bit_depth)
+
+    def _sketch(self, path: Path) -> np.ndarray:
+        """A start sketch, checked against the training sketches."""
+        depth = self.info.extra.get("in_bit_depth")
+        return check_input(_read(path), path, channels=self.info.in_channels, bit_depth=depth)
+
     def generate(self, job: GenerateJob) -> dict[str, Any]:
         """A ``sequence`` folder: ``images/<seq>_stepNNNN.png`` and ``sketches/...`` for
         steps 1..N of every start image (or of the --between pair)."""
@@ -345,7 +355,7 @@ class Dual(Trainer):
         if opts.get("between"):
             a, b = (Path(p) for p in opts["between"])
             name = f"{a.stem}-{b.stem}"
-            sequences[name] = self.between(_read(a), _read(b), steps, opts)
+            sequences[name] = self.between(self._image(a), self._image(b), steps, opts)
         else:
             sketch_dir = Path(opts["start_sketches"]) if opts.get("start_sketches") else None
             from celltool.console import track
@@ -358,8 +368,8 @@ class Dual(Trainer):
             for index, path in enumerate(track(starts, len(starts), "generate")):
                 if path.stem in sequences:
                     raise CelltoolError(f"two start images named '{path.stem}'", path.parent)
-                sketch = _read(_sketch_of(path, sketch_dir)) if sketch_dir else None
-                sequences[path.stem] = self.rollout(_read(path), steps, opts, sketch, index)
+                sketch = self._sketch(_sketch_of(path, sketch_dir)) if sketch_dir else None
+                sequences[path.stem] = self.rollout(self._image(path), steps, opts, sketch, index)
         width = max(4, len(str(steps)))
         for name, frames in sequences.items():
             for k, (image, sketch) in enumerate(frames, start=1):

@@ -20,6 +20,7 @@ from celltool.training.api import Context, DataInfo, GenerateJob, Trainer, froze
 from celltool.training.data import (
     PairsDataset,
     channels_first,
+    check_input,
     from_unit,
     pair_files,
     split_side_by_side,
@@ -186,8 +187,10 @@ class Pix2Pix(Trainer):
         from celltool.console import track
 
         items = list(self._inputs(job.inputs))
-        for name, read in track(items, len(items), "generate"):
-            write_image(job.out / f"{name}.png", self.translate(read(), opts))
+        depth = self.info.extra.get("in_bit_depth")
+        for name, read, path in track(items, len(items), "generate"):
+            array = check_input(read(), path, channels=self.info.in_channels, bit_depth=depth)
+            write_image(job.out / f"{name}.png", self.translate(array, opts))
         return {
             "bit_depth": self.info.bit_depth,
             "count": len(items),
@@ -202,17 +205,25 @@ class Pix2Pix(Trainer):
         for folder in folders:
             manifest = read_manifest(folder) if folder.is_dir() else None
             if not folder.is_dir():
-                entries = [(folder.stem, _file_loader(folder))]
+                entries = [(folder.stem, _file_loader(folder), folder)]
             elif manifest and manifest.get("kind") == "pairs":
                 layout, items = pair_files(folder, "test")
-                entries = [(_stem(i), _pair_loader(i, layout, self.config)) for i in items]
+                entries = [(_stem(i), _pair_loader(i, layout, self.config), _path(i, self.config))
+                           for i in items]  # fmt: skip
             else:
-                entries = [(p.stem, _file_loader(p)) for p in list_images(folder)]
-            for stem, loader in entries:
+                entries = [(p.stem, _file_loader(p), p) for p in list_images(folder)]
+            for stem, loader, path in entries:
                 if stem in seen:
                     raise CelltoolError(f"two inputs named '{stem}'", folder)
                 seen.add(stem)
-                yield stem, loader
+                yield stem, loader, path
+
+
+def _path(item: Any, config: Mapping[str, Any]) -> Path:
+    """The file of a pairs item that holds the model's input (side-by-side: the pair)."""
+    if not isinstance(item, tuple):
+        return Path(item)
+    return Path(item[1] if config["direction"] == "sketch2image" else item[0])
 
 
 def _stem(item: Any) -> str:
