@@ -5,6 +5,7 @@ file a temporal data set lists."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -249,3 +250,44 @@ def test_a_3d_stack_is_named_as_such(tmp_path, step):
     argv = [step, str(imgs), "--masks", str(masks), *extra, "-o", str(tmp_path / "o")]
     line = one_error(run_cli(argv))
     assert f"{imgs / 'a.tif'}: is a 3D stack (8, 32, 32); {step} works on 2D images" in line
+
+
+# -- every file a data set lists ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def temporal(tmp_path_factory) -> Path:
+    from celltool.executor import ExecutorSpec
+    from celltool.steps.simulation import simulate
+    from celltool.steps.splitting import split
+
+    tmp = tmp_path_factory.mktemp("temporal")
+    toy = simulate(tmp / "toy", method="toy-timelapse", n=1, size=(32, 32), seed=0,
+                   spec=ExecutorSpec("serial"), params={"frames": 6, "n_cells": 3})  # fmt: skip
+    return split(toy, tmp / "pairs", method="frames", by="time", pairs="temporal",
+                 ratios=(0.8, 0.0, 0.2))  # fmt: skip
+
+
+@pytest.mark.parametrize("part", ["image_t", "sketch_t"])
+def test_dual_reads_the_header_of_every_file_of_a_chain(temporal, tmp_path, part):
+    """dual never read image_t/sketch_t of all but the first pair of a chain: a text file
+    there trained with exit 0."""
+    data = tmp_path / "pairs"
+    shutil.copytree(temporal, data)
+    names = sorted(p.name for p in (data / "train" / part).iterdir())
+    assert len(names) >= 2
+    bad = data / "train" / part / names[1]  # not the first pair of the chain
+    bad.write_text("not an image")
+    argv = ["train", "dual", str(data), "-o", str(tmp_path / "r"), *TINY, "--rollout", "2"]
+    line = one_error(run_cli(argv))
+    assert f"{bad}: cannot read image" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs"]
+
+
+def test_pairs_datasets_check_every_file_before_training(tmp_path):
+    pairs = make_pairs(tmp_path, n=5, size=32)
+    bad = pairs / "train" / "f002.png"
+    bad.write_text("not an image")
+    from celltool.training.data import PairsDataset
+
+    with pytest.raises(CelltoolError, match="cannot read image") as err:
+        PairsDataset(pairs, "train", {"crop_size": 32})
+    assert str(bad) in str(err.value)

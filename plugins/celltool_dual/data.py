@@ -27,6 +27,7 @@ from celltool.training.data import (
     center_crop,
     channels_first,
     channels_of,
+    check_files,
     to_unit,
 )
 
@@ -98,6 +99,7 @@ class SequenceDataset:
         if not names:
             raise CelltoolError(f"split '{split}' holds no pairs", self.folder)
         self.chains = chains(self.folder, split, names)
+        self._check_chains()
         longest = max(len(c) for c in self.chains)
         wanted = int(config.get("rollout", 1)) + 1 if config.get("variant", "dual") == "dual" else 2
         self.length = max(2, min(wanted, longest))
@@ -155,6 +157,22 @@ class SequenceDataset:
 
     def __len__(self) -> int:
         return len(self.windows)
+
+    def _check_chains(self) -> None:
+        """Every file of every pair (also the image_t/sketch_t of pairs after the first of a
+        chain, which training never reads) is an image of its chain's size."""
+        for chain in self.chains:
+            size = None
+            for name, _ in chain:
+                paths = [self.base / part / name for part in PARTS]
+                for path, shape in zip(paths, check_files(paths), strict=True):
+                    size = size or shape[:2]
+                    if shape[:2] != size:
+                        raise CelltoolError(
+                            f"size {shape[:2]} differs from the chain's {size} (the frames "
+                            "of a sequence have one size)",
+                            path,
+                        )
 
     def _read(self, frame: tuple[str, int]) -> tuple[np.ndarray, np.ndarray]:
         if self.cache is not None and frame in self.cache:
