@@ -291,3 +291,18 @@ def test_pairs_datasets_check_every_file_before_training(tmp_path):
     with pytest.raises(CelltoolError, match="cannot read image") as err:
         PairsDataset(pairs, "train", {"crop_size": 32})
     assert str(bad) in str(err.value)
+
+
+def test_evaluate_refuses_images_of_different_bit_depths(tmp_path):
+    """uint16 generated against uint8 real images reported PSNR -33.76 without a warning."""
+    real, gen = tmp_path / "real", tmp_path / "gen"
+    real.mkdir()
+    gen.mkdir()
+    write_image(real / "a.png", np.full((16, 16), 200, np.uint8))
+    write_image(gen / "a.png", np.full((16, 16), 200 * 257, np.uint16))
+    outcome = run_cli(["evaluate", str(real), str(gen), "-o", str(tmp_path / "m"),
+                       "--metrics", "psnr", "--workers", "1"])  # fmt: skip
+    assert outcome.code == 1
+    line = outcome.stderr.strip().splitlines()[-1]  # after the data-range line
+    assert f"{gen / 'a.png'}: dtype uint16 differs from the real image's uint8" in line
+    assert "compare images of the same bit depth" in line

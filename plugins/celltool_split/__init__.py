@@ -2,7 +2,7 @@
 frames). Split assignment, layouts, temporal pairs and the CTC export are in celltool split."""
 
 from celltool import hookimpl
-from celltool.components import Component, Param, parse_ints
+from celltool.components import Component, Param, parse_size_pair
 from celltool.contracts import SplitterInfo
 
 
@@ -19,7 +19,7 @@ def register_splitters(register):
                     "crop",
                     (256, 256),
                     "Crop size 'H,W' (or one number).",
-                    parse=parse_ints,
+                    parse=parse_size_pair,
                     min=1,
                     max=65535,
                 ),
