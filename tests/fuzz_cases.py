@@ -191,7 +191,8 @@ def cases(data: dict[str, Path], runs: dict[str, Path]) -> dict[str, Case]:
     })  # fmt: skip
     sim["--n-cells"] = {"--method": ["cells2d"]}
     volumes = [str(data["volumes"])] * 2
-    metrics = owners("metrics", "--metrics", {"edge_depth": {"": volumes}})
+    edges = {"": volumes, "--edge-tile": ["16"], "--edge-min-length": ["2"]}
+    metrics = owners("metrics", "--metrics", {"edge_depth": edges})
     return {
         "simulate": Case(
             ["simulate"],

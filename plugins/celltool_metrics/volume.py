@@ -108,13 +108,14 @@ def edge_profile(
     from skimage.filters import sobel
 
     v = np.asarray(volume, dtype=np.float64) / float(data_range)
+    if min(v.shape[-2:]) < tile:
+        from celltool.errors import UsageError
+
+        size = "x".join(map(str, v.shape[-2:]))
+        raise UsageError(f"--edge-tile {tile}: larger than the {size} slices of the volumes")
     v = center_crop(ndimage.gaussian_filter(v, sigma=(0, 3, 3)), tile)
     edges = np.stack([sobel(s) for s in v])
     z, h, w = edges.shape
-    if h < tile or w < tile:
-        from celltool.errors import UsageError
-
-        raise UsageError(f"--edge-tile {tile}: larger than the {h}x{w} slices of the volumes")
     tiles = edges.reshape(z, h // tile, tile, w // tile, tile).transpose(1, 3, 0, 2, 4)
     q95 = np.percentile(tiles.reshape(h // tile, w // tile, z, -1), 95, axis=-1)
     profiles = []

@@ -116,8 +116,6 @@ def evaluate(
     parts = [src.real.folder, src.gen_dir, *(masks or ())]  # parts may lie elsewhere
     folder = OutputFolder(out, inputs=[real_in, gen_in, *reads, *parts], overwrite=overwrite)
     with folder as work:
-        if dr is not None:
-            info(f"data range {dr:g} ({rng_text})")
         summary, extra, rows, files = _compute(
             src, pairs, paired, distribution, resolved, dr, masks, tracks, spec, work,
             real_files, gen_files,
@@ -150,6 +148,8 @@ def evaluate(
                 "pairing": "pairs CSV" if pairs_csv else "by name",
             },
         )
+    if dr is not None:  # after the work: an error stays the only line on stderr
+        info(f"data range {dr:g} ({rng_text})")
     if table:
         output.show_table(summary, higher)
         if "ctc" in extra:
