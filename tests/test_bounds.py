@@ -133,3 +133,25 @@ def test_scheduler_address_is_checked(monkeypatch):
     monkeypatch.setenv("CELLTOOL_DASK_SCHEDULER", "nowhere")
     with pytest.raises(UsageError, match="CELLTOOL_DASK_SCHEDULER 'nowhere'"):
         ExecutorSpec()
+
+
+def test_option_files_of_the_wrong_kind_name_the_option(tmp_path):
+    """`evaluate --pairs image.png` gave UnicodeDecodeError; a config file that is not TOML or
+    holds values of the wrong type names the file or the option."""
+    import numpy as np
+
+    from celltool.imageio import write_image
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    write_image(imgs / "a.png", np.zeros((16, 16), np.uint8))
+    outcome = run_cli(["evaluate", str(imgs), str(imgs), "--pairs", str(imgs / "a.png"), "-o",
+                       str(tmp_path / "m"), "--metrics", "mae"])  # fmt: skip
+    assert outcome.code == 2, outcome.stderr
+    assert outcome.stderr.startswith(f"celltool: error: {imgs / 'a.png'}: --pairs: cannot read")
+    for text, says in ((b"\x89PNG\x00\xff", "unreadable TOML"), (b"lr = [1, 2]\n", "--lr")):
+        (tmp_path / "c.toml").write_bytes(text)
+        outcome = run_cli(["train", "pix2pix", str(imgs), "--config", str(tmp_path / "c.toml"),
+                           "-o", str(tmp_path / "r")])  # fmt: skip
+        assert outcome.code in (1, 2) and says in outcome.stderr, outcome.stderr
+        assert len(outcome.stderr.strip().splitlines()) == 1
