@@ -123,7 +123,7 @@ class CycleGAN(Trainer):
                 out = copy.deepcopy(disc).to("meta")(torch.empty(1, channels, *self.crop,
                                                                   device="meta"))  # fmt: skip
             ok = min(out.shape[2:]) > 0
-        except RuntimeError:
+        except (RuntimeError, ValueError):  # a map of 0 voxels, or 1 voxel in instance norm
             ok = False
         if not ok:
             raise UsageError(
@@ -135,6 +135,7 @@ class CycleGAN(Trainer):
     def make_dataset(cls, folders: list[Path], split: str, config: Mapping[str, Any], train: bool):
         if len(folders) != 2:
             raise UsageError(f"cyclegan trains on two folders REAL SIM; got {len(folders)}")
+        check_bounds(config)  # before reading any data
         driving = "B" if config.get("direction", "sim2real") == "sim2real" else "A"
         return UnpairedDataset(folders[0], folders[1], config, train, driving=driving)
 
