@@ -235,3 +235,44 @@ def test_bad_inputs_are_one_line_errors(data3d, tmp_path):
         assert res.returncode != 0, args
         assert message in res.stderr, (args, res.stderr)
         assert not Path(args[args.index("-o") + 1]).exists()  # no run folder left behind
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_share_one_pool(data3d, tmp_path):
+    """torchrun --nproc_per_node 2 on CPU (gloo): one model, the fakes of both processes go
+    through one pool that is identical on both (so rank 0's checkpoint holds it), and resume
+    from it is exact."""
+    import os
+    import subprocess
+
+    from conftest import CELLTOOL
+
+    real, _ = data3d
+    sim = make_sim(tmp_path / "sim4", n=4)  # 2 volumes per process per epoch
+    python = str(Path(CELLTOOL).with_name("python"))
+
+    def torchrun(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [python, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+             "-m", "celltool", "train", "cyclegan", *args],
+            capture_output=True, text=True, timeout=900,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )  # fmt: skip
+
+    common = ["--crop-size", "12,24,24", "--device", "cpu", "--pool-size", "3",
+              "--checkpoint-steps", "1", *TINY_ARGS]  # fmt: skip
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    res = torchrun(str(real), str(sim), "-o", str(full), "--epochs", "2", *common)
+    assert res.returncode == 0, res.stderr[-3000:]
+    state = _state(full)
+    assert state["rank_checksums"][0] == state["rank_checksums"][1]
+    # 4 steps × 2 processes = 8 fakes queried; the shared pool holds 3 of them
+    assert len(state["extra"]["pool_A"]["images"]) == 3 and state["extra"]["steps"] == 4
+    res = torchrun(str(real), str(sim), "-o", str(cut), "--epochs", "1", *common)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = torchrun("--resume", str(cut), "--epochs", "2")
+    assert res.returncode == 0, res.stderr[-3000:]
+    a, b = _state(full), _state(cut)
+    for net in ("G_A", "G_B", "D_A", "D_B"):
+        for key, value in a["networks"][net].items():
+            assert torch.equal(value, b["networks"][net][key]), (net, key)
