@@ -126,8 +126,9 @@ def tiled_apply(
     trim: IntOrAxes = 0,
 ) -> torch.Tensor:
     """Apply ``fn`` (B×C×*tile → B×C'×*tile) to a (C, H, W) or (C, Z, Y, X) input of any
-    size; return (C', *spatial). ``tile``, ``overlap``, ``factor`` and ``trim`` are one int
-    or one per spatial axis."""
+    size; return (C', *spatial) on the input's device (``fn`` may compute elsewhere, e.g. on
+    the GPU: tiles are blended where the input lies). ``tile``, ``overlap``, ``factor`` and
+    ``trim`` are one int or one per spatial axis."""
     spatial = tuple(image.shape[1:])
     dims = len(spatial)
     factors = per_axis(factor, dims, "factor")
@@ -137,7 +138,7 @@ def tiled_apply(
     if all(s <= t for s, t in zip(spatial, tiles, strict=True)):
         full = [round_up(s, f) for s, f in zip(spatial, factors, strict=True)]
         padded = pad_to_shape(image, full)
-        return fn(padded[None])[(0, slice(None), *(slice(0, s) for s in spatial))]
+        return fn(padded[None])[(0, slice(None), *(slice(0, s) for s in spatial))].to(image.device)
     overlaps = per_axis(overlap, dims, "overlap")
     trims = per_axis(trim, dims, "trim")
     for o, t, c in zip(overlaps, tiles, trims, strict=True):
@@ -167,7 +168,8 @@ def tiled_apply(
         chunk = boxes[i : i + batch_size]
         slices = [tuple(slice(o, o + t) for (_, o), t in zip(box, tiles, strict=True))
                   for box in chunk]  # fmt: skip
-        result = fn(torch.stack([padded[(slice(None), *s)] for s in slices])).float()
+        tiles_in = torch.stack([padded[(slice(None), *s)] for s in slices])
+        result = fn(tiles_in).float().to(image.device)  # fn may run elsewhere (GPU)
         if out is None:
             out = torch.zeros((result.shape[1], *shape), dtype=torch.float32, device=image.device)
         for box, s, r in zip(chunk, slices, result, strict=True):

@@ -69,6 +69,10 @@ def build_generator(config: Mapping[str, Any], channels: int, dims: int) -> torc
 
 class CycleGAN(Trainer):
     defaults = {"epochs": 200, "batch_size": 1, "lr": 2e-4}
+    G_A: torch.nn.Module  # REAL → SIM
+    G_B: torch.nn.Module  # SIM → REAL
+    D_A: torch.nn.Module  # judges SIM-domain images
+    D_B: torch.nn.Module  # judges REAL-domain images
 
     def __init__(self, config: Mapping[str, Any], info: DataInfo, ctx: Context) -> None:
         super().__init__(config, info, ctx)
