@@ -37,8 +37,8 @@ def median_wall(cmd: list[str], runs: int) -> float:
 
 def sim_rate(executor: str, workers: int, images: int, runs: int) -> float:
     """Images per second of `celltool simulate` at 512² (in-process, without start-up)."""
-    from celltool.commands.simulate import simulate_folder
     from celltool.executor import ExecutorSpec
+    from celltool.steps.simulation import simulate as simulate_folder
 
     rates = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-core-"))

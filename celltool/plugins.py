@@ -22,6 +22,7 @@ import pluggy
 
 from celltool import hookspecs
 from celltool.components import Component
+from celltool.contracts import typed_info
 from celltool.errors import CelltoolError, UsageError
 
 GROUP = "celltool"
@@ -71,7 +72,9 @@ class Registry:
             raise CelltoolError(
                 f"plugins '{other}' and '{plugin}' both register {family[:-1]} '{component.name}'"
             )
-        known[component.name] = replace(component, family=family, plugin=plugin)
+        where = f"plugin '{plugin}', {family[:-1]} '{component.name}'"
+        info = typed_info(family, component.info, where)
+        known[component.name] = replace(component, family=family, plugin=plugin, info=info)
 
     def names(self, family: str) -> list[str]:
         return sorted(self.families[family])
@@ -107,7 +110,8 @@ class PluginSet:
     def _invalid(self, exc: pluggy.PluginValidationError, name: str | None = None) -> CelltoolError:
         name = name or self.pm.get_name(exc.plugin) or getattr(exc.plugin, "__name__", "?")
         where = self.sources.get(name, "")
-        hooks = ", ".join(sorted(FAMILIES.values()) + ["register_commands"])
+        other = ["register_commands", "register_report_sections"]
+        hooks = ", ".join(sorted(FAMILIES.values()) + other)
         return CelltoolError(
             f"plugin '{name}' ({where}): {exc} (celltool's hooks: {hooks})".replace("\n", " ")
         )

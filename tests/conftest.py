@@ -80,8 +80,8 @@ def sh(script: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedP
 @pytest.fixture
 def sim(tmp_path_factory) -> Path:
     """A small simulated data set (6 images of 128², seeded): OUT/{images,cells,nuclei}."""
-    from celltool.commands.simulate import simulate_folder
     from celltool.executor import ExecutorSpec
+    from celltool.steps.simulation import simulate as simulate_folder
 
     out = tmp_path_factory.mktemp("sim") / "sim"
     return simulate_folder(
@@ -89,7 +89,7 @@ def sim(tmp_path_factory) -> Path:
         n=6,
         size=(128, 128),
         seed=1,
-        component_params={"n_cells": 12, "cell_radius": "8,14"},
+        params={"n_cells": 12, "cell_radius": "8,14"},
         spec=ExecutorSpec("serial"),
     )
 

@@ -30,8 +30,8 @@ from celltool import hookimpl
 from celltool.components import Component, Param
 
 
-def _c(name):
-    return Component(name, f"test {name}", target="builtins:len", params=(Param("knob", 3),))
+def _c(name, **kw):
+    return Component(name, f"test {name}", target="builtins:len", params=(Param("knob", 3),), **kw)
 
 
 @hookimpl
@@ -56,7 +56,7 @@ def register_trainers(register):
 
 @hookimpl
 def register_metrics(register):
-    register(_c("metric-a"))
+    register(_c("metric-a", info={"kind": "image"}))
 
 
 @hookimpl
@@ -83,6 +83,11 @@ def world(name: str = "world"):
 @hookimpl
 def register_commands(app):
     app.add_typer(hello, name="hello")
+
+
+@hookimpl
+def register_report_sections(register):
+    register("blobs", lambda folder, manifest, ctx: "<p>blobs</p>")
 """
 
 
@@ -112,7 +117,7 @@ def test_loose_file_registers_every_family_and_a_command(tmp_path):
         "metrics": ["metric-a"],
         "simulators": ["blobs"],
     }
-    assert "register_commands" in rec["hooks"]
+    assert "register_commands" in rec["hooks"] and "register_report_sections" in rec["hooks"]
     res = cli("--plugins-dir", str(folder), "hello", "world", "--name", "cells")
     assert (res.returncode, res.stdout) == (0, "hello cells\n"), res.stderr
     assert "hello" in cli("--plugins-dir", str(folder), "--help").stdout
