@@ -183,7 +183,8 @@ def main() -> None:
     from celltool.imageio import list_images, write_image
     from celltool.manifest import part
     from celltool.training.generate import generate_folder
-    from celltool.training.loop import read_run, resolve_config, train
+    from celltool.training.loop import train
+    from celltool.training.runs import read_run, resolve_config
     from celltool.volumes import read_volume
 
     work = args.work

@@ -69,7 +69,8 @@ def data3d(tmp_path) -> tuple[Path, Path]:
 
 def _train(real: Path, sim: Path, run: Path, stop: int | None = None, **extra) -> Path:
     from celltool import plugins
-    from celltool.training.loop import resolve_config, train
+    from celltool.training.loop import train
+    from celltool.training.runs import resolve_config
 
     component = plugins.get("trainers", "cyclegan")
     config = resolve_config(component, {**TINY3D, **extra})
@@ -156,7 +157,8 @@ def test_resume_is_exact_with_the_image_pools(data3d, tmp_path):
     cut = _state(tmp_path / "cut")
     assert cut["position"]["global_step"] == 3 and len(cut["extra"]["pool_A"]["images"]) == 3
     from celltool import plugins
-    from celltool.training.loop import resolve_config, train
+    from celltool.training.loop import train
+    from celltool.training.runs import resolve_config
 
     component = plugins.get("trainers", "cyclegan")
     train(component, None, tmp_path / "cut", resolve_config(component, {**TINY3D, **extra}),
@@ -228,7 +230,7 @@ def test_bad_inputs_are_one_line_errors(data3d, tmp_path):
         (["train", "cyclegan", real, sim, "-o", tmp_path / "r4", "--crop-size", "32,32,32"],
          "smaller than the crop"),
         (["train", "cyclegan", real, sim, "-o", tmp_path / "r5", "--d-every", "0"],
-         "--d-every 0 must lie in 1..1000"),
+         "--d-every: 0 is not in [1, 1000]"),
     ]  # fmt: skip
     for args, message in cases:
         res = incli(*args, *TINY_ARGS)

@@ -69,6 +69,8 @@ ND_DATA_PARAMS: tuple[Param, ...] = (
         "Training crop Z,Y,X in voxels (Y,X for images; one number = every axis; a Z,Y,X crop "
         "on 2D images uses its Y,X); also the default generate tile.",
         parse=parse_sizes,
+        min=1,
+        max=8192,
     ),
     Param("flip", True, "Random flips in Y and X."),
     Param("rotate", True, "Random 90° rotations in the YX plane (square YX crops only)."),

@@ -5,7 +5,9 @@ simulation's labels."""
 
 from celltool import hookimpl
 from celltool.components import Component, Param
+from celltool.contracts import TrainerInfo
 from celltool.training.nd import ND_DATA_PARAMS, parse_sizes  # no numpy, no torch
+from celltool.training.options import TEST_DROPOUT
 
 
 def parse_tile(text: str) -> tuple[int, ...]:
@@ -42,9 +44,9 @@ PARAMS = ND_DATA_PARAMS + (
         "Discriminators: basic (PatchGAN; 3D: z strided in the first layer only), n_layers, pixel.",
         choices=("basic", "n_layers", "pixel"),
     ),
-    Param("n_layers_D", 3, "Layers of the n_layers discriminator (1..6)."),
-    Param("ngf", 64, "Generator filters in the first layer (1..512)."),
-    Param("ndf", 64, "Discriminator filters in the first layer (1..512)."),
+    Param("n_layers_D", 3, "Layers of the n_layers discriminator.", min=1, max=6),
+    Param("ngf", 64, "Generator filters in the first layer.", min=1, max=512),
+    Param("ndf", 64, "Discriminator filters in the first layer.", min=1, max=512),
     Param("norm", "instance", "Normalisation.", choices=("instance", "batch", "none")),
     Param(
         "pad",
@@ -62,42 +64,56 @@ PARAMS = ND_DATA_PARAMS + (
     ),
     Param("dropout", False, "Dropout 0.5 in the generators' residual blocks."),
     Param("gan_mode", "lsgan", "GAN loss.", choices=("lsgan", "vanilla", "hinge")),
-    Param("lambda_A", 10.0, "Cycle weight REAL → SIM → REAL (0..1000)."),
-    Param("lambda_B", 10.0, "Cycle weight SIM → REAL → SIM (0..1000)."),
-    Param("lambda_identity", 0.5, "Identity weight, relative to the cycle weights (0..10)."),
-    Param("pool_size", 50, "Image pool of earlier fakes for the discriminators (0..1000)."),
+    Param("lambda_A", 10.0, "Cycle weight REAL → SIM → REAL.", min=0, max=1000),
+    Param("lambda_B", 10.0, "Cycle weight SIM → REAL → SIM.", min=0, max=1000),
+    Param("lambda_identity", 0.5, "Identity weight, relative to the cycle weights.", min=0, max=10),
+    Param("pool_size", 50, "Image pool of earlier fakes for the discriminators.", min=0, max=1000),
     Param(
         "d_every",
         1,
-        "Update the discriminators every k-th step (1..1000; cell_data_synthesis: every 2nd "
-        "epoch).",
+        "Update the discriminators every k-th step (cell_data_synthesis: every 2nd epoch).",
+        min=1,
+        max=1000,
     ),
-    Param("beta1", 0.5, "Adam β1 (0..1)."),
-    Param("n_epochs_decay", -1, "Epochs of linear lr decay at the end (-1: half of --epochs)."),
+    Param("beta1", 0.5, "Adam β1.", min=0, max=1),
+    Param(
+        "n_epochs_decay",
+        -1,
+        "Epochs of linear lr decay at the end (-1: half of --epochs).",
+        min=-1,
+        max=1_000_000,
+    ),
 )
 
 GENERATE_PARAMS = (
     Param(
         "tile",
-        (0,),
+        0,
         "Tile Z,Y,X (Y,X for images; one number = every axis; 0 = the training crop).",
         parse=parse_tile,
+        min=0,
+        max=8192,
     ),
     Param(
         "overlap",
-        (0,),
+        0,
         "Tile overlap in voxels, per axis or one number (0 = a quarter of the tile).",
         parse=parse_overlap,
+        min=0,
+        max=8192,
     ),
     Param("blend", "cosine", "Tile blending window.", choices=("cosine", "gaussian", "none")),
     Param(
         "trim",
-        (0,),
+        0,
         "Voxels at cut tile edges given zero weight (per axis or one number, ≤ overlap/2; "
         "0 = none; overlap/2 with --blend none = the original's half-cut stitching).",
         parse=parse_overlap,
+        min=0,
+        max=4096,
     ),
-    Param("batch_size", 1, "Tiles per forward pass (1..256)."),
+    Param("batch_size", 1, "Tiles per forward pass.", min=1, max=256),
+    TEST_DROPOUT,
 )
 
 
@@ -112,11 +128,13 @@ def register_trainers(register):
             "then linear lr decay. Generate keeps the simulation's labels.",
             target="celltool_cyclegan.model:CycleGAN",
             params=PARAMS,
-            info={
-                "inputs": ("REAL", "SIM"),
-                "data_kinds": ("images", "simulation", "generated"),
-                "defaults": {"epochs": 200, "batch_size": 1, "lr": 2e-4},
-                "generate_params": GENERATE_PARAMS,
-            },
+            info=TrainerInfo(
+                inputs=("REAL", "SIM"),
+                data_kinds=("images", "simulation", "generated"),
+                data="unpaired",
+                dims=(2, 3),
+                defaults={"epochs": 200, "batch_size": 1, "lr": 2e-4},
+                generate_params=GENERATE_PARAMS,
+            ),
         )
     )

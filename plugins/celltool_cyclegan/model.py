@@ -31,20 +31,6 @@ from celltool.training.datasets import UnpairedDataset
 from celltool.training.nd import crop_axes
 from celltool.training.schedules import decay_schedulers
 
-# bounds of the numeric options (Param gains min/max in the core; checked here until then)
-BOUNDS = {
-    "ngf": (1, 512), "ndf": (1, 512), "n_layers_D": (1, 6), "lambda_A": (0, 1000),
-    "lambda_B": (0, 1000), "lambda_identity": (0, 10), "pool_size": (0, 1000),
-    "d_every": (1, 1000), "beta1": (0, 1),
-}  # fmt: skip
-
-
-def check_bounds(config: Mapping[str, Any]) -> None:
-    for name, (lo, hi) in BOUNDS.items():
-        value = float(config[name])
-        if not lo <= value <= hi:  # NaN fails too
-            raise UsageError(f"--{name.replace('_', '-')} {config[name]} must lie in {lo}..{hi}")
-
 
 def build_generator(config: Mapping[str, Any], channels: int, dims: int) -> torch.nn.Module:
     """A generator of ``config`` (ResNet: biases on, as cell_data_synthesis; U-Net)."""
@@ -77,7 +63,6 @@ class CycleGAN(Trainer):
     def __init__(self, config: Mapping[str, Any], info: DataInfo, ctx: Context) -> None:
         super().__init__(config, info, ctx)
         c = self.config
-        check_bounds(c)
         dims = int(info.extra.get("dims", len(info.size)))
         self.dims = dims
         self.crop = crop_axes(info.extra.get("crop") or c["crop_size"], dims)
@@ -139,7 +124,6 @@ class CycleGAN(Trainer):
     def make_dataset(cls, folders: list[Path], split: str, config: Mapping[str, Any], train: bool):
         if len(folders) != 2:
             raise UsageError(f"cyclegan trains on two folders REAL SIM; got {len(folders)}")
-        check_bounds(config)  # before reading any data
         driving = "B" if config.get("direction", "sim2real") == "sim2real" else "A"
         return UnpairedDataset(folders[0], folders[1], config, train, driving=driving)
 
@@ -242,12 +226,8 @@ class CycleGAN(Trainer):
     def generate(self, job: GenerateJob) -> dict[str, Any]:
         from celltool_cyclegan.translate import generate_translations
 
-        opts = job.options
-        if opts.get("steps") or opts.get("between"):
-            raise UsageError("cyclegan translates single images or volumes; --steps/--between "
-                             "are for sequence models such as 'dual'")  # fmt: skip
         self.train_mode(False)
-        if opts.get("dropout"):
+        if job.options.get("dropout"):
             for m in self.generator.modules():
                 if isinstance(m, torch.nn.Dropout):
                     m.train(True)
