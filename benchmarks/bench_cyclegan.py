@@ -16,7 +16,7 @@ a 32×96×96 volume for the documented configuration. Variants are timed in inte
 with the load average.
 
 The original's training step does not fit this machine's memory on CPU (the autograd memory
-is measured at 8×64×64 and scaled by voxels); it runs with ``--device cuda``.
+is measured at 16×64×64 and scaled by voxels); it runs with ``--device cuda``.
 
     .venv/bin/python benchmarks/bench_cyclegan.py                  # CPU, ~15 min on 2 shared cores
     python benchmarks/bench_cyclegan.py --device cuda --out benchmarks/results/cyclegan_cuda.json
@@ -219,6 +219,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--original-iters", type=int, default=1)
     parser.add_argument("--skip-original", action="store_true", help="Documented config only.")
+    parser.add_argument(
+        "--resume", action="store_true", help="Keep the stages an interrupted run finished."
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/cyclegan.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -250,23 +253,30 @@ def main() -> None:
         "loadavg_start": os.getloadavg(),
         "configs": {k: {"ngf": v["ngf"], "crop": list(v["crop"])} for k, v in CONFIGS.items()},
     }
+    partial = args.out.with_suffix(".partial.json")  # every finished stage, for --resume
+    if args.resume and partial.is_file():
+        result.update(json.loads(partial.read_text()))
+
+    def stage(name: str, fn: Callable[[], object]) -> None:
+        if name not in result:
+            result[name] = fn()
+            partial.write_text(json.dumps(result, indent=1) + "\n")
+
     doc = CONFIGS["documented"]
-    result["documented_train"] = bench_training(doc, args)
+    stage("documented_train", lambda: bench_training(doc, args))
     print("documented train it/s", rates(result["documented_train"], "it_per_s"))
-    result["documented_infer_tile"] = bench_inference(doc, args, args.iters, args.rounds)
-    result["documented_generate"] = bench_generate(doc, args)
+    stage("documented_infer_tile", lambda: bench_inference(doc, args, args.iters, args.rounds))
+    stage("documented_generate", lambda: bench_generate(doc, args))
     print("documented generate voxels/s", rates(result["documented_generate"], "voxels_per_s"))
-    partial = args.out.with_suffix(".partial.json")  # the cheap part, in case the rest is cut
-    partial.write_text(json.dumps(result, indent=1) + "\n")
     orig = CONFIGS["original"]
     if args.skip_original:
         orig = {"ngf": 4, "crop": (16, 32, 32)}  # a smoke run of the code path
         result["configs"]["original"] = {"ngf": 4, "crop": [16, 32, 32], "skipped": True}
     big = not args.device.startswith("cuda") and not args.skip_original
-    result["original_infer_tile"] = bench_inference(orig, args, args.original_iters, 1, big)
+    stage("original_infer_tile", lambda: bench_inference(orig, args, args.original_iters, 1, big))
     print("original inference voxels/s", rates(result["original_infer_tile"], "voxels_per_s"))
-    small = (8, 64, 64)
-    scale = (orig["crop"][0] * orig["crop"][1] * orig["crop"][2]) / (8 * 64 * 64)
+    small = (16, 64, 64)  # padding weighs less than at smaller crops: a closer estimate
+    scale = (orig["crop"][0] * orig["crop"][1] * orig["crop"][2]) / (16 * 64 * 64)
     need = autograd_bytes(orig["ngf"], small, args.device) * scale
     result["original_train_autograd_gb_estimate"] = round(need / 2**30, 1)
     available = torch.cuda.mem_get_info()[0] if args.device.startswith("cuda") else mem_available()
@@ -274,12 +284,12 @@ def main() -> None:
     if need < 0.6 * available:
         saved = args.iters, args.rounds
         args.iters, args.rounds = args.original_iters, 1
-        result["original_train"] = bench_training(orig, args)
+        stage("original_train", lambda: bench_training(orig, args))
         args.iters, args.rounds = saved
     else:
         result["original_train"] = (
             f"not run: the step keeps ~{need / 2**30:.0f} GB for autograd (measured at "
-            f"8×64×64, scaled by voxels); {available / 2**30:.0f} GB available"
+            f"16×64×64, scaled by voxels); {available / 2**30:.0f} GB available"
         )
     result["loadavg_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,11 @@
 
 REAL: stardist's real 3D nuclei (img3d.tif, 31×61×57, uint16; its mask3d.tif is the real
 segmentation the metric's regions come from). SIM: a simulation container given with
-``--sim`` (images + a label part, e.g. the 3D spheroid simulator's output), or, without it,
-a crude stand-in made here: stardist's own mask3d (flipped four ways) rendered as blurred
-blobs + depth attenuation + Poisson noise (``--make-standin``; validates the script only).
+``--sim`` (images + a label part, e.g. the 3D spheroid simulator's output); or
+``--spheroids N``: N volumes of the 3D spheroid simulator made here (celltool_spheroid, the
+recipe of docs/spheroid.md's figure: prototypes from img3d/mask3d, 30×120×120 ellipsoid
+spheroids, three Gibson-Lanni PSFs); or, without either, a crude stand-in: stardist's own
+mask3d (flipped four ways) rendered as blurred blobs + depth attenuation + Poisson noise.
 
 Steps: train ``cyclegan REAL SIM`` at a short CPU budget (documented below), translate SIM
 with ``celltool generate`` (blended tiles), then compare with REAL:
@@ -24,6 +26,8 @@ with ``celltool generate`` (blended tiles), then compare with REAL:
   blended tiles and for the half-cut (overlap 1/2, trim overlap/2, no blending).
 
     .venv/bin/python benchmarks/quality_cyclegan.py                         # stand-in SIM
+    .venv/bin/python benchmarks/quality_cyclegan.py --spheroids 4 \
+        --out benchmarks/results/cyclegan_quality_spheroids.json             # spheroids
     .venv/bin/python benchmarks/quality_cyclegan.py --sim SPHEROIDS/ --epochs 300
 
 Writes benchmarks/results/cyclegan_quality.json and a mid-slice figure (…_quality.png).
@@ -102,6 +106,44 @@ def make_standin(out: Path, mask: np.ndarray, seed: int = 0) -> Path:
     return out
 
 
+def make_spheroids(out: Path, image: np.ndarray, mask: np.ndarray, n: int, seed: int) -> Path:
+    """n spheroid volumes (docs/spheroid.md's figure recipe) as a simulation container."""
+    from celltool_spheroid.masks import ellipsoid_mask
+    from celltool_spheroid.pipeline import OUTPUT_VOXEL, SIM_VOXEL, simulate_volume
+    from celltool_spheroid.prototypes import augment_prototypes, extract_prototypes
+    from celltool_spheroid.psf import psfs_from_optics
+
+    from celltool.manifest import labels_facts, make_manifest, write_manifest
+    from celltool.volumes import write_volume
+
+    if (out / "celltool.json").is_file():
+        return out
+    prototypes = extract_prototypes(image.astype(np.float32), mask)
+    prototypes = augment_prototypes(prototypes, np.random.default_rng(1), variants=5)
+    region = ellipsoid_mask((14, 56, 56), shape=(30, 120, 120))
+    psfs = psfs_from_optics(80, 3, SIM_VOXEL, na=0.8, wavelength=0.52, immersion_index=1.33,
+                            sample_index=1.38)  # fmt: skip
+    for sub in ("images", "nuclei"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        result = simulate_volume(np.random.default_rng([seed, i]), prototypes, region, psfs,
+                                 prototype_voxel=(0.9, 0.489, 0.489), photons=600,
+                                 background=20)  # fmt: skip
+        name = f"sph_{i:04d}.tif"
+        write_volume(out / "images" / name, result["image"], voxel_size=OUTPUT_VOXEL)
+        write_volume(out / "nuclei" / name, result["labels"], voxel_size=OUTPUT_VOXEL)
+        dtype = result["image"].dtype
+    bits = 8 if dtype == np.uint8 else 12  # the default camera is 12-bit
+    common = {"step": "simulate", "params": {"recipe": "docs/spheroid.md figure"}, "seed": seed}
+    facts = {"bit_depth": bits, "axes": "ZYX", "voxel_size": list(OUTPUT_VOXEL)}
+    write_manifest(out / "images", make_manifest("images", facts=facts, **common))
+    write_manifest(out / "nuclei", make_manifest("labels", facts=labels_facts("nuclei"),
+                                                 **common))  # fmt: skip
+    write_manifest(out, make_manifest("simulation", facts={
+        "parts": {"images": "images", "nuclei": "nuclei"}, **facts}, **common))  # fmt: skip
+    return out
+
+
 def label_part(sim: Path) -> str:
     from celltool.manifest import read_manifest
 
@@ -166,6 +208,7 @@ def seam_ratio(volume: np.ndarray, tile, overlap) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sim", type=Path, help="A simulation container (default: stand-in).")
+    parser.add_argument("--spheroids", type=int, default=0, help="Simulate N spheroids as SIM.")
     parser.add_argument("--work", type=Path, default=Path("/tmp/celltool-quality-cyclegan"))
     parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--ngf", type=int, default=8)
@@ -191,7 +234,10 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     image, mask = stardist_3d()
     real = make_real(work / "real", image)
-    sim = args.sim or make_standin(work / "standin", mask)
+    if args.spheroids:
+        sim = make_spheroids(work / "spheroids", image, mask, args.spheroids, args.seed)
+    else:
+        sim = args.sim or make_standin(work / "standin", mask)
     labels_name = label_part(sim)
     run = work / "run"
     options = {"netG": args.netG, "ngf": args.ngf, "ndf": args.ngf, "crop_size": args.crop,
@@ -229,7 +275,13 @@ def main() -> None:
     overlap = tuple(c // 4 for c in crop)
     result = {
         "real": "stardist img3d.tif 31×61×57 (mask3d: 51 nuclei)",
-        "sim": str(sim) if args.sim else "stand-in: stardist mask3d ×4 flips as blurred blobs",
+        "sim": str(sim)
+        if args.sim
+        else (
+            f"{args.spheroids} spheroids (docs/spheroid.md figure recipe)"
+            if args.spheroids
+            else "stand-in: stardist mask3d ×4 flips as blurred blobs"
+        ),
         "n_sim": len(names),
         "config": options,
         "train_s": round(train_s, 1),
