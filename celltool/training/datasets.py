@@ -133,7 +133,9 @@ class ImageSetDataset:
         data = volume.channels_first()
         if data.shape[0] != self.channels:
             if self.channels == 1 and self.dims == 2 and channels_of(volume.data) == 1:
-                data = data[:1]
+                data = data[:1]  # gray stored as RGB(A)
+            elif self.channels == 3 and self.dims == 2 and data.shape[0] == 4:
+                data = data[:3]  # RGBA: alpha dropped
             else:
                 raise CelltoolError(
                     f"has {data.shape[0]} channel(s) while the data set has {self.channels}", path
