@@ -278,3 +278,35 @@ def test_torchrun_two_processes_share_one_pool(data3d, tmp_path):
     for net in ("G_A", "G_B", "D_A", "D_B"):
         for key, value in a["networks"][net].items():
             assert torch.equal(value, b["networks"][net][key]), (net, key)
+
+
+def test_unet_generators_and_the_pixel_discriminator_in_3d():
+    """--netG unet_<n> is honoured in 3D (the original always built a ResNet-9): the crop
+    must be a multiple of its factor; --netD pixel trains too."""
+    from celltool_cyclegan import PARAMS
+    from celltool_cyclegan.model import CycleGAN
+
+    from celltool.errors import UsageError
+    from celltool.nn.generators import UnetGenerator
+    from celltool.training.api import Context, DataInfo
+
+    def make(crop, **extra):
+        config = {p.name: p.default for p in PARAMS}
+        config.update(epochs=2, batch_size=1, lr=2e-4, seed=0, ngf=2, ndf=2, **extra)
+        info = DataInfo(1, 1, 8, crop, extra={"dims": 3, "crop": list(crop)})
+        return CycleGAN(config, info, Context(device=torch.device("cpu")))
+
+    unet = make((32, 32, 32), netG="unet_32")
+    assert isinstance(unet.G_B, UnetGenerator) and unet.factor == 32
+    with torch.no_grad():
+        assert unet.G_B(torch.zeros(1, 1, 32, 32, 32)).shape == (1, 1, 32, 32, 32)
+    trainer = make((12, 24, 24), netG="resnet_1blocks", netD="pixel")
+    g = torch.Generator().manual_seed(0)
+    batch = {k: torch.rand(1, 1, 12, 24, 24, generator=g) * 2 - 1 for k in ("A", "B")}
+    before = trainer.D_A.model[0].weight.detach().clone()
+    losses = trainer.train_step(batch)
+    assert set(losses) >= {"G_A", "G_B", "cycle_A", "D_A"}
+    assert all(np.isfinite(v) for v in losses.values())
+    assert not torch.equal(before, trainer.D_A.model[0].weight)  # the pixel D trained
+    with pytest.raises(UsageError, match="multiple of 32"):
+        make((16, 32, 32), netG="unet_32")
