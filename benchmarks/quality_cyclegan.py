@@ -23,7 +23,8 @@ with ``celltool generate`` (blended tiles), then compare with REAL:
   behave as on real data.
 - seams: how much larger the voxel-to-voxel change is across the planes where the original's
   half-cut stitching switches tiles than across all planes (1 = no seam), for celltool's
-  blended tiles and for the half-cut (overlap 1/2, trim overlap/2, no blending).
+  blended tiles (quarter overlap, the default; and half overlap) and for the half-cut
+  (overlap 1/2, trim overlap/2, no blending).
 
     .venv/bin/python benchmarks/quality_cyclegan.py                         # stand-in SIM
     .venv/bin/python benchmarks/quality_cyclegan.py --spheroids 4 \
@@ -268,6 +269,8 @@ def main() -> None:
     halfcut = generate_folder(run, [sim], work / "halfcut", overwrite=True, device=args.device,
                               options={"overlap": half, "trim": tuple(h // 2 for h in half),
                                        "blend": "none"})  # fmt: skip
+    wide = generate_folder(run, [sim], work / "blended_half", overwrite=True, device=args.device,
+                           options={"overlap": half})  # fmt: skip
     names = [p.name for p in list_images(part(sim, "images"))]
     naive = [read_volume(part(sim, "images") / n).data for n in names]
     labels = [read_volume(part(sim, labels_name) / n).data for n in names]
@@ -304,6 +307,9 @@ def main() -> None:
         },
         "seam_ratio": {
             "blended_default": [seam_ratio(v, crop, overlap) for v in translated],
+            "blended_half_overlap": [
+                seam_ratio(read_volume(part(wide, "images") / n).data, crop, half) for n in names
+            ],
             "halfcut_original": [
                 seam_ratio(read_volume(part(halfcut, "images") / n).data, crop, half) for n in names
             ],  # fmt: skip
