@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,7 +46,7 @@ def commands(
         f"{tag}celltool plugins": ([*celltool, "plugins"], 0.3),
         f"{tag}celltool segment --help": ([*celltool, "segment", "--help"], 0.3),
         f"{tag}celltool simulate -n 0 (no-op step)": (
-            [*celltool, "simulate", "-n", "0", "-o", str(tmp / "noop"), "--overwrite"],
+            [*celltool, "simulate", "-n", "0", "-o", str(tmp / "noop")],
             0.3,
         ),
     }
@@ -53,7 +54,10 @@ def commands(
 
 def wall(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the child). ``cwd``: outside any source tree (``python -m``
-    puts the working directory first on sys.path)."""
+    puts the working directory first on sys.path). A step's ``-o`` folder is removed first,
+    outside the timing, so that each run writes a fresh one (not --overwrite's removal)."""
+    if "-o" in argv:
+        shutil.rmtree(argv[argv.index("-o") + 1], ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
@@ -130,7 +134,8 @@ def measure(runs: int, sources: list[Path]) -> dict:
         "sources": ["installed celltool"] + [str(s) for s in sources],
         "plugins": plugin_names(env, [str(Path(sys.executable).with_name("celltool"))]),
         "note": "medians over interleaved rounds after a warm-up; bytecode written "
-        "(PYTHONDONTWRITEBYTECODE unset), entry-point cache warm; stdout/stderr to /dev/null; "
+        "(PYTHONDONTWRITEBYTECODE unset), entry-point cache warm; stdout/stderr to /dev/null "
+        "(no progress bars); the no-op step writes a fresh folder each run; "
         f"bar_ratio = bar_s / {QUIET_PYTHON_START_S} s (python -c pass on the quiet machine)",
     }
 
