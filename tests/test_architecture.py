@@ -103,8 +103,8 @@ HEAVY = ("numpy", "torch", "celltool.training.api", "scipy", "cv2", "skimage", "
 
 @pytest.mark.parametrize("name", sorted(_registration_modules()))
 def test_registering_a_plugin_imports_nothing_heavy(name):
-    """A plugin module that only registers components imports neither numpy nor torch nor the
-    training framework (so that `celltool --help` stays fast)."""
+    """A plugin module that only registers components (and commands) imports neither numpy nor
+    torch nor the training framework (so that `celltool --help` and every step stay fast)."""
     module, folder = _registration_modules()[name]
     code = (
         "import sys\n"
@@ -115,6 +115,9 @@ def test_registering_a_plugin_imports_nothing_heavy(name):
         "for fam, hook in plugins.FAMILIES.items():\n"
         "    f = getattr(m, hook, None)\n"
         "    if f: f(register=lambda c, fam=fam: r.add(fam, 'x', c))\n"
+        "if hasattr(m, 'register_commands'):  # runs on every start too (the root command)\n"
+        "    import typer\n"
+        "    m.register_commands(app=typer.Typer())\n"
         f"heavy = [h for h in {HEAVY!r} if h in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
