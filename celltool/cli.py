@@ -3,7 +3,9 @@
 Commands are built when used: ``celltool segment --help`` builds only ``segment``, and
 ``celltool --help`` lists every command from its one-line summary without building any.
 Heavy libraries (torch, skimage, cv2) are imported inside the code that needs them, never
-here. Errors are one line on stderr: ``celltool: error: ...``, exit 1 for bad data, 2 for a
+here. Help is click's plain formatter with Typer's panels as sections (no rich), and option
+values skip pydantic where Typer's result is certain (docs/architecture.md, "Heavy imports and
+start-up"). Errors are one line on stderr: ``celltool: error: ...``, exit 1 for bad data, 2 for a
 bad command line; ``--debug`` shows the traceback.
 """
 

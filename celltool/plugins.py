@@ -3,7 +3,9 @@
 Every plugin, built-in or third-party, is a module registered through the entry-point group
 ``celltool``. Loose ``*.py`` files can be loaded from plugin folders (``--plugins-dir`` or
 ``CELLTOOL_PLUGINS_DIR``). ``CELLTOOL_LOAD_PLUGINS`` is an allow-list of entry-point names
-(comma-separated; empty = none) and ``CELLTOOL_DISABLE_PLUGINS`` a block-list.
+(comma-separated; empty = none) and ``CELLTOOL_DISABLE_PLUGINS`` a block-list. The entry points
+come from a cache that any change to the installed distributions invalidates
+(:mod:`celltool.entrypoints`).
 """
 
 from __future__ import annotations
