@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from celltool.errors import UsageError
+from celltool.errors import CelltoolError, UsageError
 from celltool.imageio import write_image
 from celltool.nn.layers import init_weights
 from celltool.nn.losses import GANLoss
@@ -136,7 +136,11 @@ class Pix2PixHD(Trainer):
         if train and not config.get("no_vgg_loss"):
             from celltool.nn.perceptual import find_vgg16_weights
 
-            find_vgg16_weights(config.get("vgg_weights") or None)
+            try:
+                find_vgg16_weights(config.get("vgg_weights") or None)
+            except CelltoolError as exc:
+                message = f"{exc.message} (or train with --no-vgg-loss)"
+                raise CelltoolError(message, exc.path) from None
         return LabelPairsDataset(folder, split, config, train=train)
 
     # -- training ---------------------------------------------------------------------------
