@@ -49,12 +49,9 @@ def run_decoding(info: DataInfo) -> Decoding:
     )
 
 
-def _instance_file(folder: Path | None, stem: str) -> Path | None:
-    if folder is None:
-        return None
-    found = [p for p in folder.iterdir() if p.stem == stem and p.suffix.lower() in
-             (".png", ".tif", ".tiff")]  # fmt: skip
-    return found[0] if found else None
+def _instance_files(folder: Path | None) -> dict[str, Path]:
+    """Instance maps of a folder by stem (empty without a folder)."""
+    return {} if folder is None else {p.stem: p for p in list_images(folder)}
 
 
 def _loader(
@@ -119,8 +116,9 @@ def _entries(folder: Path, info: DataInfo, given: Path | None):
             return
         image, sketch, _ = read_item(items[0])
         decoding = folder_decoding(manifest, layout, image, sketch, plain.label_nc)
+        by_stem = _instance_files(given)
         for item in items:
-            inst = _instance_file(given, item.name)
+            inst = by_stem.get(item.name)
 
             def read(item=item, inst=inst):
                 _, sketch, instance = read_item(item)
@@ -138,8 +136,9 @@ def _entries(folder: Path, info: DataInfo, given: Path | None):
         files = list_images(folder)
     else:
         files = [folder]
+    by_stem = _instance_files(given or cells)
     for path in files:
-        inst = _instance_file(given or cells, path.stem)
+        inst = by_stem.get(path.stem)
 
         def read(path=path, inst=inst):
             return read_image(path), read_image(inst) if inst is not None else None
