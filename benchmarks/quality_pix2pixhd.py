@@ -68,8 +68,8 @@ def mask(data: Path, i: int) -> np.ndarray:
 
 def mask_pairs(data: Path, out: Path, train: list[int], test: list[int]) -> Path:
     """Side-by-side [image | mask] pairs (as quality_pix2pix.build_pairs, any frame subset)."""
-    from celltool.commands.train_run import write_pairs
     from celltool.imageio import read_image
+    from celltool.steps.splitting import pairs_folder as write_pairs
 
     if out.exists():
         return out
@@ -123,15 +123,18 @@ def options(model: str, args) -> dict:
 def train_for(model: str, pairs: Path, work: Path, args, n_train: int) -> dict:
     """Probe the step time, then train for the budget's number of steps."""
     from celltool import plugins
-    from celltool.training.loop import resolve_config, train
+    from celltool.training.loop import train
+    from celltool.training.runs import resolve_config
 
     name = "pix2pix" if model == "pix2pix" else "pix2pixhd"
     component = plugins.get("trainers", name)
     opts = options(model, args)
     probe = work / f"probe-{model}"
-    k = args.probe_steps
-    config = resolve_config(component, {**opts, "epochs": 1 + k // n_train, "samples": 0})
-    train(component, pairs, probe, config, overwrite=True, stop_after_steps=k)
+    k = args.probe_steps + (args.probe_steps % n_train == 0)  # stop mid-epoch, at a checkpoint
+    config = resolve_config(
+        component, {**opts, "epochs": 1 + k // n_train, "samples": 0, "checkpoint_steps": k}
+    )
+    train(component, [pairs], probe, config, overwrite=True, stop_after_steps=k)
     times = [json.loads(x)["time"] for x in (probe / "logs" / "losses.jsonl").open()]
     step = (times[-1] - times[0]) / max(1, len(times) - 1)
     steps = max(1, int(args.budget / step))
@@ -140,18 +143,18 @@ def train_for(model: str, pairs: Path, work: Path, args, n_train: int) -> dict:
     config = resolve_config(component, {**opts, "epochs": epochs, "checkpoint_steps": steps})
     run = work / f"run-{model}"
     t0 = time.time()
-    train(component, pairs, run, config, overwrite=True, stop_after_steps=stop)
+    train(component, [pairs], run, config, overwrite=True, stop_after_steps=stop)
     return {"run": str(run), "probe_step_seconds": round(step, 3), "steps": steps,
             "train_seconds": round(time.time() - t0, 1), "options": opts}  # fmt: skip
 
 
 def generate(run: Path, pairs: Path, out: Path) -> Path:
-    from celltool.commands.generate import resolve_generate_options
+    from celltool import plugins
+    from celltool.steps.generation import resolve_options
     from celltool.training.generate import generate_folder
-    from celltool.training.loop import read_run
+    from celltool.training.runs import read_run
 
-    opts = resolve_generate_options(read_run(run)["model"], {})
-    opts.update(steps=0, between=None)
+    opts = resolve_options(plugins.get("trainers", read_run(run)["model"]), {})
     return generate_folder(run, [pairs], out, options=opts, device="cpu", overwrite=True)
 
 

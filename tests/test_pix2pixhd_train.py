@@ -29,7 +29,8 @@ STAGED = {**TINY_CONFIG, "netG": "local", "niter_global": 1, "niter_fix_global":
 def sketches(tmp_path_factory) -> Path:
     """A simulation (4 images, 72²) and its 7-level sketch (8 classes)."""
     tmp = tmp_path_factory.mktemp("sketch")
-    args = ["simulate", "-o", tmp / "sim", "-n", "4", "--size", "72", "--seed", "1"]
+    args = ["simulate", "-o", tmp / "sim", "-n", "4", "--size", "72", "--seed", "1",
+            "--n-cells", "12"]  # fmt: skip
     assert incli(*args).returncode == 0
     assert incli("sketch", tmp / "sim", "--levels", "7", "-o", tmp / "sk").returncode == 0
     return tmp / "sk"
@@ -160,7 +161,19 @@ def test_one_augmentation_for_image_labels_and_instances(tmp_path):
 
 
 def test_sixteen_bit_index_pairs(tmp_path):
-    args = ["simulate", "-o", tmp_path / "sim", "-n", "3", "--size", "64", "--bit-depth", "16"]
+    args = [
+        "simulate",
+        "-o",
+        tmp_path / "sim",
+        "-n",
+        "3",
+        "--size",
+        "64",
+        "--bit-depth",
+        "16",
+        "--n-cells",
+        "10",
+    ]
     assert incli(*args).returncode == 0
     assert incli("sketch", tmp_path / "sim", "--levels", "4", "-o", tmp_path / "sk").returncode == 0
     pairs = split(tmp_path / "sk", tmp_path / "pairs", "--sketch", "index")
@@ -191,11 +204,13 @@ def _weights(run: Path, name: str = "latest.pt") -> dict:
 
 def _train_local(pairs: Path, run: Path, stop: int | None = None, epochs: int = 3):
     from celltool import plugins
-    from celltool.training.loop import resolve_config, train
+    from celltool.training.loop import train
+    from celltool.training.runs import resolve_config
 
     component = plugins.get("trainers", "pix2pixhd")
     options = {**STAGED, "epochs": epochs, "checkpoint_steps": 1, "save_every": 1}
-    return train(component, pairs, run, resolve_config(component, options), stop_after_steps=stop)
+    config = resolve_config(component, options)
+    return train(component, [pairs], run, config, stop_after_steps=stop)
 
 
 def test_local_enhancer_trains_coarse_to_fine(sketches, tmp_path):
@@ -219,13 +234,14 @@ def test_local_enhancer_trains_coarse_to_fine(sketches, tmp_path):
     # epoch 1 (coarse stage) trained the head, which only the global generator alone uses
     from celltool import plugins
     from celltool.training.api import DataInfo
-    from celltool.training.loop import make_context, resolve_config, seed_everything
+    from celltool.training.runs import resolve_config
+    from celltool.training.runtime import make_context, seed_everything
 
     component = plugins.get("trainers", "pix2pixhd")
     config = resolve_config(component, {**STAGED, "epochs": 3})
     seed_everything(2)
     cls = component.load()
-    info = DataInfo.from_dict(cls.make_dataset(pairs, "train", config, True).info)
+    info = DataInfo.from_dict(cls.make_dataset([pairs], "train", config, True).info)
     init = cls(config, info, make_context(config)).G.state_dict()
     assert True in changed(init, w1, "global_net.head.")
     assert changed(init, w1, "up_blocks.") == {False}

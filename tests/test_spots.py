@@ -152,7 +152,8 @@ def test_pipe_simulate_spots_split(tmp_path):
     """A real shell pipe: the spots step prints only its folder, split reads spots folders."""
     from conftest import sh
 
-    script = ("celltool simulate -n 2 --size 64 -o sim | celltool spots --layout cellgen "
+    script = ("celltool simulate -n 2 --size 64 --n-cells 10 -o sim "
+              "| celltool spots --layout cellgen "
               "| celltool split --crop 32 --crops 1 --ratios 0.5,0,0.5")  # fmt: skip
     res = sh(script, tmp_path)
     assert res.returncode == 0, res.stderr

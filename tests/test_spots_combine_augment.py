@@ -153,7 +153,8 @@ def test_augment_folders_layout_gain_on_every_channel(tmp_path):
 
 def test_cellgen_spot_path_pix2pixhd(tmp_path):
     """CellGen's second use of pix2pixHD: spot masks → spot images, here on spots pairs."""
-    assert incli("simulate", "-o", tmp_path / "sim", "-n", "3", "--size", "64").returncode == 0
+    args = ["simulate", "-o", tmp_path / "sim", "-n", "3", "--size", "64", "--n-cells", "10"]
+    assert incli(*args).returncode == 0
     assert (
         incli("spots", tmp_path / "sim", "-o", tmp_path / "sp", "--per-cell", "8").returncode == 0
     )

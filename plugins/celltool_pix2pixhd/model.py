@@ -14,6 +14,7 @@ original's option of that name), then everything jointly. The stage follows from
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,32 +38,6 @@ from celltool_pix2pixhd.networks import (
     feature_matching_loss,
 )
 
-# Bounds of the numeric options (inclusive); move to Param(min=, max=) when it exists.
-BOUNDS = {
-    "crop_size": (8, 8192),
-    "load_size": (0, 16384),
-    "label_nc": (-1, 256),
-    "ngf": (1, 512),
-    "ndf": (1, 512),
-    "n_downsample_global": (1, 8),
-    "n_blocks_global": (0, 64),
-    "n_local_enhancers": (1, 3),
-    "n_blocks_local": (0, 64),
-    "niter_global": (-1, 100000),
-    "niter_fix_global": (-1, 100000),
-    "num_D": (1, 5),
-    "n_layers_D": (1, 6),
-    "lambda_feat": (0.0, 1e4),
-    "beta1": (0.0, 0.999),
-}
-
-
-def check_bounds(config: Mapping[str, Any]) -> None:
-    for name, (low, high) in BOUNDS.items():
-        value = config.get(name)
-        if value is not None and not (low <= value <= high):  # NaN fails too
-            raise UsageError(f"--{name.replace('_', '-')} {value} is outside [{low}, {high}]")
-
 
 def stages(config: Mapping[str, Any]) -> tuple[int, int]:
     """(epochs of the global stage, epochs of the enhancer-only stage); (0, 0) for global."""
@@ -82,7 +57,6 @@ class Pix2PixHD(Trainer):
     def __init__(self, config: Mapping[str, Any], info: DataInfo, ctx: Context) -> None:
         super().__init__(config, info, ctx)
         c = self.config
-        check_bounds(c)
         if c["netG"] == "local":
             gen: nn.Module = LocalEnhancer(
                 info.in_channels, info.out_channels, c["ngf"], c["n_downsample_global"],
@@ -130,7 +104,7 @@ class Pix2PixHD(Trainer):
             )
 
     @classmethod
-    def make_dataset(cls, folder, split: str, config: Mapping[str, Any], train: bool):
+    def make_dataset(cls, folders: list[Path], split: str, config: Mapping[str, Any], train: bool):
         """The split's label/image pairs. Opening the training data also checks that the
         perceptual loss's weights exist, so a missing file stops training before it starts."""
         if train and not config.get("no_vgg_loss"):
@@ -141,7 +115,7 @@ class Pix2PixHD(Trainer):
             except CelltoolError as exc:
                 message = f"{exc.message} (or train with --no-vgg-loss)"
                 raise CelltoolError(message, exc.path) from None
-        return LabelPairsDataset(folder, split, config, train=train)
+        return LabelPairsDataset(folders[0], split, config, train=train)
 
     # -- training ---------------------------------------------------------------------------
     def stage(self) -> str:
@@ -233,9 +207,6 @@ class Pix2PixHD(Trainer):
         from celltool_pix2pixhd.generate import encoded_inputs
 
         opts = job.options
-        if opts.get("steps") or opts.get("between"):
-            raise UsageError("pix2pixhd translates single label maps; --steps/--between are "
-                             "for sequence models such as 'dual'")  # fmt: skip
         self.train_mode(False)
         items = list(encoded_inputs(job.inputs, self.info, opts.get("instances") or None))
         edges: dict[str, int] = {}

@@ -87,10 +87,10 @@ def run_augment(
     pairs: Path, out: Path, *, n: int, splits: list[str], originals: bool, settings: dict,
     seed: int, overwrite: bool, spec: ExecutorSpec,
 ) -> Path:  # fmt: skip
-    from celltool.cliutil import run_each
     from celltool.imageio import atomic_write_bytes
     from celltool.manifest import make_manifest, require_kind
     from celltool.outputs import OutputFolder
+    from celltool.steps.common import run_each
 
     if not 1 <= n <= 1000:
         raise UsageError(f"-n {n} must lie in [1, 1000]")

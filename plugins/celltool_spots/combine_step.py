@@ -64,10 +64,10 @@ def combine_one(
 def run_combine(
     a: Path, b: Path, out: Path, *, channels: bool, overwrite: bool, spec: ExecutorSpec
 ) -> Path:
-    from celltool.cliutil import run_each
     from celltool.console import info
     from celltool.manifest import make_manifest
     from celltool.outputs import OutputFolder
+    from celltool.steps.common import run_each
 
     (left, depth_a), (right, depth_b) = folder_images(a), folder_images(b)
     pairs = pair_by_name(left, right)

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from celltool.cliutil import (
+from celltool.commands.options import (
     ExecutorOpt,
     InputsArg,
     OutOpt,
@@ -22,7 +22,6 @@ from celltool.cliutil import (
     executor_spec,
 )
 from celltool.errors import UsageError
-from celltool.outputs import default_output
 from celltool.pipes import emit, input_folders
 
 SPOTS = "Spots"
@@ -95,6 +94,7 @@ def spots_command(
     """Fluorescent spots inside the cells of a segmentation or simulation: spot label maps,
     binary masks, a rendered spot image (Gaussian PSF, photon and read noise) and a
     ground-truth table spots.csv. Prints the output folder."""
+    from celltool.outputs import default_output
     from celltool_spots.spots_step import SpotOptions, run_spots
 
     opts = SpotOptions(
@@ -149,6 +149,7 @@ def combine_command(
     """Combine two image folders: a saturating sum per pixel and channel (never wraps; uint8 +
     uint16 promotes the uint8 image to the other's bit depth), or --as-channels. Prints the
     output folder."""
+    from celltool.outputs import default_output
     from celltool_spots.combine_step import run_combine
 
     folders = input_folders(inputs, at_least=2)
@@ -196,6 +197,7 @@ def augment_command(
     """Offline augmented variants of a pairs folder: flips, rotations (labels nearest
     neighbour: they keep their values), gain and offset on the images only. Prints the output
     folder."""
+    from celltool.outputs import default_output
     from celltool_spots.augment_step import run_augment
 
     settings = {"max_angle": max_angle, "rot90": rot90, "gain": gain, "offset": offset}

@@ -155,10 +155,10 @@ def run_spots(
     seg: Path, out: Path, opts: SpotOptions, *, seed: int, overwrite: bool, spec: ExecutorSpec
 ) -> Path:
     """The ``spots`` step on one segmentation or simulation folder."""
-    from celltool.cliutil import run_each
     from celltool.imageio import atomic_write_bytes, list_images
     from celltool.manifest import has_part, labels_facts, make_manifest, part, require_kind
     from celltool.outputs import OutputFolder
+    from celltool.steps.common import run_each
 
     opts.check()
     require_kind(seg, ("segmentation", "simulation"))
