@@ -321,9 +321,8 @@ def split(
                 if layout == "folders"
                 else None,
                 side_by_side="left = image, right = sketch" if layout == "side-by-side" else None,
-                sketch_scaled_by_257=layout == "side-by-side"
-                and sample.dtype == np.uint16
-                and sketch_part == "gray",
+                # 8-bit sketches (gray codes, class indices, binary masks) beside 16-bit images
+                sketch_scaled_by_257=layout == "side-by-side" and sample.dtype == np.uint16,
                 table=TABLE,
                 by=by,
                 ratios=list(ratios),

@@ -112,7 +112,7 @@ def folder_decoding(
     classes = facts.get("classes") or None
     label_nc = label_count(requested_nc, classes)
     mode = "gray" if params.get("sketch") == "gray" and classes else "index"
-    scaled = bool(facts.get("sketch_scaled_by_257")) or params.get("sketch") == "index"
+    scaled = bool(facts.get("sketch_scaled_by_257"))
     wide = layout == "side-by-side" and image.dtype == np.uint16 and sketch.dtype == np.uint16
     in_depth = 8 if sketch.dtype == np.uint8 else bit_depth_from(manifest, image)
     return Decoding(label_nc, mode, classes, 257 if (scaled and wide) else 1, in_depth)
