@@ -44,7 +44,7 @@ def _command(component: Component):
             Optional[Path],
             typer.Option(
                 "--config",
-                help="TOML file with options (flat or a \\[train] table); the command line wins.",
+                help="TOML file with options (flat or a [train] table); the command line wins.",
                 show_default=False,
             ),  # fmt: skip
         ] = None,
