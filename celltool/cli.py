@@ -3,7 +3,9 @@
 Commands are built when used: ``celltool segment --help`` builds only ``segment``, and
 ``celltool --help`` lists every command from its one-line summary without building any.
 Heavy libraries (torch, skimage, cv2) are imported inside the code that needs them, never
-here. Errors are one line on stderr: ``celltool: error: ...``, exit 1 for bad data, 2 for a
+here. Help is click's plain formatter with Typer's panels as sections (no rich), and option
+values skip pydantic where Typer's result is certain (docs/architecture.md, "Heavy imports and
+start-up"). Errors are one line on stderr: ``celltool: error: ...``, exit 1 for bad data, 2 for a
 bad command line; ``--debug`` shows the traceback.
 """
 
@@ -19,7 +21,11 @@ import typer
 from typer.core import TyperGroup
 
 from celltool import __version__, plugins
+from celltool.commands import coerce
+from celltool.commands.helpformat import MAX_WIDTH, plain
 from celltool.errors import CelltoolError
+
+coerce.install()  # option values without pydantic where Typer's result is certain
 
 # Built-in step commands: name → (module under celltool.commands with add(app), summary).
 # Order is the order in --help.
@@ -35,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "One static HTML page from celltool output folders."),
     "plugins": ("plugins_cmd", "List plugins: package, version, what each provides."),
 }
+SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": MAX_WIDTH}
 HELP = (
     "Synthetic microscopy cell images: simulate, segment, sketch, split, train, generate, "
     "evaluate. Steps read and write image folders and compose through pipes: "
@@ -80,18 +87,14 @@ def lazy_group(argv: list[str]) -> type[TyperGroup]:
 def _build(name: str, argv: list[str]) -> Any:
     """The click command of a built-in step (its module's ``add(app)`` on a scratch app)."""
     module = importlib.import_module(f"celltool.commands.{COMMANDS[name][0]}")
-    scratch = typer.Typer(
-        add_completion=False,
-        rich_markup_mode="rich",
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
+    scratch = typer.Typer(add_completion=False, context_settings=SETTINGS)
     if name == "generate":  # the run's model decides the options
         module.add(scratch, argv[argv.index(name) + 1 :] if name in argv else [])
     else:
         module.add(scratch)
     scratch.callback()(lambda: None)  # a group, so commands keep their names
-    group = typer.main.get_group(scratch)
-    return group.commands[name]
+    plain(scratch)
+    return typer.main.get_group(scratch).commands[name]
 
 
 def build_app(ps: plugins.PluginSet, argv: list[str] | None = None) -> typer.Typer:
@@ -102,8 +105,7 @@ def build_app(ps: plugins.PluginSet, argv: list[str] | None = None) -> typer.Typ
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
-        rich_markup_mode="rich",
-        context_settings={"help_option_names": ["-h", "--help"]},
+        context_settings=SETTINGS,
     )
 
     def show_version(value: bool) -> None:
@@ -136,6 +138,7 @@ def build_app(ps: plugins.PluginSet, argv: list[str] | None = None) -> typer.Typ
         """celltool: synthetic microscopy cell images for training and benchmarking segmentation."""
 
     ps.add_commands(app)
+    plain(app)
     return app
 
 

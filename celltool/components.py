@@ -78,7 +78,8 @@ class Param:
             value = self._convert_one(value)
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             if self.parse is not None:
-                raise UsageError(f"{where}{self.flag}: {_show(value)}: {exc}") from None
+                reason = str(exc) if len(str(exc)) <= 200 else str(exc)[:197] + "..."
+                raise UsageError(f"{where}{self.flag}: {_show(value)}: {reason}") from None
             raise UsageError(
                 f"{where}{self.flag}: {_show(value)} is not a valid {self.py_type.__name__}"
             ) from None

@@ -89,11 +89,14 @@ class SimulatorInfo:
     ``frames``: the target returns time-lapses, every part with a leading time axis; each
     item becomes a sequence folder ``part/sim_NNNN/tTTT.png``. The target may also return
     ``"_facts"`` (a dict of JSON-able facts, e.g. voxel_size) and ``"_tracks"`` (a Cell
-    Tracking Challenge table ``L B E P`` per row, written as ``tracks/sim_NNNN.txt``)."""
+    Tracking Challenge table ``L B E P`` per row, written as ``tracks/sim_NNNN.txt``).
+    ``default_size``: the shape when ``--size`` is not given; None lets the target decide
+    (it gets ``shape=None``, e.g. a 3D simulator that takes the shape of its mask)."""
 
     parts: tuple[str, ...] = ("images",)
     dims: int = 2
     frames: bool = False
+    default_size: tuple[int, ...] | None = (512, 512)  # None: the target decides (shape None)
 
 
 @dataclass(frozen=True)

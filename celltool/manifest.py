@@ -39,6 +39,8 @@ KINDS = (
     "sequence",  # generated time-lapse
     "metrics",  # evaluation results
     "simulation",  # simulator output (images + ground truth)
+    "prototypes",  # nucleus prototypes for the 3D spheroid simulator (images + labels)
+    "spots",  # fluorescent spots: rendered images, spot label maps, masks, ground-truth table
     "demo",  # the demo's results
     "report",  # an HTML report of other folders (celltool report)
 )

@@ -83,21 +83,42 @@ def _entry_points() -> dict[str, str]:
     return {ep.name: ep.value for ep in metadata.entry_points(group="celltool")}
 
 
-@pytest.mark.parametrize("name", sorted(_entry_points()))
+def _registration_modules() -> dict[str, tuple[str, str]]:
+    """name -> (module, folder to put first on sys.path): every installed entry point, and,
+    from their source folders, the plugin packages under plugins/ that are not (yet) entry
+    points and the example plugins under examples/*/ (not installed)."""
+    modules = {name: (value.split(":")[0], "") for name, value in _entry_points().items()}
+    installed = {module for module, _ in modules.values()}
+    for package in plugin_packages():
+        if package.name not in installed:
+            kind = "example" if EXAMPLES in package.parents else "source"
+            modules[f"{kind}:{package.name}"] = (package.name, str(package.parent))
+    return modules
+
+
+# What a registration must not import (`celltool --help` and every step's start-up pay for it).
+HEAVY = ("numpy", "torch", "celltool.training.api", "scipy", "cv2", "skimage", "matplotlib",
+         "PIL", "tifffile", "pydantic", "rich")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(_registration_modules()))
 def test_registering_a_plugin_imports_nothing_heavy(name):
-    """A plugin module that only registers components imports neither numpy nor torch nor the
-    training framework (so that `celltool --help` stays fast)."""
-    module = _entry_points()[name]
+    """A plugin module that only registers components (and commands) imports neither numpy nor
+    torch nor the training framework (so that `celltool --help` and every step stay fast)."""
+    module, folder = _registration_modules()[name]
     code = (
         "import sys\n"
+        f"sys.path.insert(0, {folder!r}) if {folder!r} else None\n"
         f"import {module} as m\n"
         "from celltool import plugins\n"
         "r = plugins.Registry()\n"
         "for fam, hook in plugins.FAMILIES.items():\n"
         "    f = getattr(m, hook, None)\n"
         "    if f: f(register=lambda c, fam=fam: r.add(fam, 'x', c))\n"
-        "heavy = [h for h in ('numpy', 'torch', 'celltool.training.api', 'scipy', 'cv2')\n"
-        "         if h in sys.modules]\n"
+        "if hasattr(m, 'register_commands'):  # runs on every start too (the root command)\n"
+        "    import typer\n"
+        "    m.register_commands(app=typer.Typer())\n"
+        f"heavy = [h for h in {HEAVY!r} if h in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

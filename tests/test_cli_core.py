@@ -56,5 +56,8 @@ def test_plugins_json_names_package_version_and_components():
 def test_unknown_method_is_usage_error_listing_available(tmp_path):
     res = cli("simulate", "-o", str(tmp_path / "x"), "--method", "nope")
     assert res.returncode == 2
-    assert "unknown simulator 'nope' (available: cells2d, timelapse2d, toy-timelapse)" in res.stderr
+    assert (
+        "unknown simulator 'nope' (available: cells2d, spheroid, timelapse2d, toy-timelapse)"
+        in res.stderr
+    )
     assert not (tmp_path / "x").exists()

@@ -166,6 +166,9 @@ def test_allow_list_loads_only_named_entry_points(monkeypatch):
 def test_block_list_disables_a_plugin(tmp_path):
     res = cli("simulate", "-o", str(tmp_path / "o"), env={"CELLTOOL_DISABLE_PLUGINS": "simulate"})
     assert res.returncode == 2
+    assert "unknown simulator 'cells2d' (available: spheroid)" in res.stderr
+    blocked = {"CELLTOOL_DISABLE_PLUGINS": "simulate,spheroid"}
+    res = cli("simulate", "-o", str(tmp_path / "o"), env=blocked)
     assert "unknown simulator 'cells2d' (available: none installed)" in res.stderr
     res = cli("plugins", "--json", env={"CELLTOOL_DISABLE_PLUGINS": "other,simulate"})
     assert res.returncode == 0

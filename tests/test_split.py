@@ -202,6 +202,12 @@ def test_sixteen_bit_is_kept(tmp_path):
     np.testing.assert_array_equal(sample[:, :64], read_image(sim / "images" / row["frame"]))
     gray = read_image(sk / "gray" / row["frame"]).astype(np.uint16) * 257
     np.testing.assert_array_equal(sample[:, 64:], gray)
+    assert meta["facts"]["sketch_scaled_by_257"] is True
+    out3 = run(str(sk), "-o", str(tmp_path / "i"), "--method", "frames", "--sketch", "index")
+    meta3 = json.loads((out3 / "celltool.json").read_text())
+    assert meta3["facts"]["sketch_scaled_by_257"] is True  # index maps too: the flag says so
+    index = read_image(out3 / table(out3)[0]["file"])[:, 64:]
+    assert set(np.unique(index // 257)) <= set(range(5)) and not (index % 257).any()
     out2 = run(
         str(sk),
         "-o",

@@ -10,13 +10,15 @@ import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from celltool import plugins
 from celltool.components import Component, Param
-from celltool.executor import ExecutorSpec
+
+if TYPE_CHECKING:  # the executor (multiprocessing) is imported when a step runs, not for --help
+    from celltool.executor import ExecutorSpec
 
 EXEC_PANEL = "Execution"
 SEED_MAX = 2**32 - 1
@@ -80,6 +82,8 @@ ShardOpt = Annotated[
 
 
 def executor_spec(executor: str, workers: int, scheduler: str | None) -> ExecutorSpec:
+    from celltool.executor import ExecutorSpec
+
     return ExecutorSpec(backend=executor, workers=workers, scheduler=scheduler)
 
 

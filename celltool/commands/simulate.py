@@ -33,8 +33,13 @@ def add(app: typer.Typer) -> None:
         ] = 16,
         size: Annotated[
             str,
-            typer.Option("--size", help="Image size HxW, ZxYxX for 3D simulators, or one number."),
-        ] = "512",
+            typer.Option(
+                "--size",
+                help="Image size HxW, ZxYxX for 3D simulators, or one number (default: the "
+                "simulator's: 512 for cells2d; the mask's shape for spheroid).",
+                show_default=False,
+            ),
+        ] = "",
         method: Annotated[
             str, typer.Option("--method", "-m", help="Simulator plugin.")
         ] = "cells2d",

@@ -44,7 +44,7 @@ def _command(component: Component):
             Optional[Path],
             path_option(
                 "--config",
-                "TOML file with options (flat or a \\[train] table); the command line wins.",
+                "TOML file with options (flat or a [train] table); the command line wins.",
                 folder=False,
             ),
         ] = None,

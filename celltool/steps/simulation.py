@@ -12,7 +12,13 @@ import numpy as np
 from celltool.components import Component
 from celltool.errors import CelltoolError, UsageError
 from celltool.executor import ExecutorSpec
-from celltool.imageio import atomic_write_bytes, bit_depth_of, write_image, write_labels
+from celltool.imageio import (
+    as_labels,
+    atomic_write_bytes,
+    bit_depth_of,
+    write_image,
+    write_labels,
+)
 from celltool.manifest import labels_facts, make_manifest
 from celltool.outputs import OutputFolder, Shard
 from celltool.steps.common import component as get_component
@@ -40,6 +46,7 @@ def simulate_one(
     tracks = result.pop("_tracks", None)
     info = component.info
     name = f"{stem}_{index:04d}"
+    voxel = facts.get("voxel_size")
     for part, array in result.items():
         if not (out / part).is_dir():
             raise CelltoolError(
@@ -51,9 +58,9 @@ def simulate_one(
             (out / part / name).mkdir(exist_ok=True)
             width = max(3, len(str(len(array) - 1)))
             for t, frame in enumerate(array):
-                _write_part(out / part / name / f"t{t:0{width}d}", part, frame, info.dims)
+                _write_part(out / part / name / f"t{t:0{width}d}", part, frame, info.dims, voxel)
         else:
-            _write_part(out / part / name, part, array, info.dims)
+            _write_part(out / part / name, part, array, info.dims, voxel)
         if part == "images":
             facts.update(dtype=str(array.dtype), bit_depth_of_dtype=bit_depth_of(array))
         else:
@@ -66,17 +73,31 @@ def simulate_one(
     return facts
 
 
-def _write_part(stem: Path, part: str, array: np.ndarray, dims: int) -> None:
-    """One image (``images``) or label map (any other part): PNG in 2D, TIFF (ZYX) in 3D."""
-    path = stem.with_name(stem.name + (".png" if dims == 2 else ".tif"))
+def _write_part(
+    stem: Path, part: str, array: np.ndarray, dims: int, voxel: list | None = None
+) -> None:
+    """One image (``images``) or label map (any other part): PNG in 2D; OME-TIFF (ZYX, with
+    the voxel size) in 3D, label maps as uint16."""
+    if dims == 3:
+        from celltool.volumes import write_volume
+
+        path = stem.with_name(stem.name + ".tif")
+        if part != "images":
+            array = as_labels(array, path)
+        write_volume(path, array, voxel_size=voxel)
+        return
+    path = stem.with_name(stem.name + ".png")
     if part == "images":
-        write_image(path, array, axes="ZYX" if dims == 3 else None)
+        write_image(path, array)
     else:
         write_labels(path, array)
 
 
-def check_shape(size: tuple[int, ...], dims: int) -> tuple[int, ...]:
-    """The item shape for a ``dims``-D simulator: one number for every axis, or one per axis."""
+def check_shape(size: tuple[int, ...] | None, dims: int) -> tuple[int, ...] | None:
+    """The item shape for a ``dims``-D simulator: one number for every axis, or one per axis
+    (None: the simulator decides)."""
+    if size is None:
+        return None
     size = tuple(int(s) for s in size)
     if len(size) == 1:
         size = size * dims
@@ -95,20 +116,21 @@ def simulate(
     *,
     method: str = "cells2d",
     n: int = 16,
-    size: tuple[int, ...] = (512,),
+    size: tuple[int, ...] | None = None,
     seed: int = 0,
     params: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     shard: Shard | None = None,
     spec: ExecutorSpec | None = None,
 ) -> Path:
-    """Write ``n`` simulated items and their label parts into ``out`` (a 'simulation')."""
+    """Write ``n`` simulated items and their label parts into ``out`` (a 'simulation');
+    ``size`` None: the simulator's default size (2D: 512²; 3D spheroids: the mask's shape)."""
     out = Path(out)
     if not 0 <= n <= MAX_IMAGES:
         raise UsageError(f"--n {n}: expected 0..{MAX_IMAGES}")
     component = get_component("simulators", method)
     resolved = component.resolve(params)
-    shape = check_shape(tuple(size), component.info.dims)
+    shape = check_shape(tuple(size) if size else component.info.default_size, component.info.dims)
     parts = tuple(component.info.parts)
     indices = list(range(n)) if shard is None else shard.take(range(n))
     inputs = input_paths(component, resolved)
@@ -150,7 +172,12 @@ def _write_manifests(
     shared = {k: v for k, v in (records[0] if records else {}).items() if k == "voxel_size"}
     common = dict(
         step="simulate",
-        params={"method": component.name, **params, "n": n, "size": list(shape)},
+        params={
+            "method": component.name,
+            **params,
+            "n": n,
+            "size": list(shape) if shape else None,
+        },  # fmt: skip
         seed=seed,
         plugin=component,
         inputs=inputs,
@@ -179,8 +206,10 @@ def _write_manifests(
     )
 
 
-def parse_size(text: str) -> tuple[int, ...]:
-    """``"512"``, ``"256x512"`` or ``"32,128,128"`` → a tuple of ints."""
+def parse_size(text: str) -> tuple[int, ...] | None:
+    """``"512"``, ``"256x512"`` or ``"32,128,128"`` → a tuple of ints ("" → None)."""
+    if not text.strip():
+        return None
     try:
         parts = tuple(int(p) for p in text.lower().replace("x", ",").split(",") if p.strip())
     except ValueError:

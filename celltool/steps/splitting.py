@@ -68,7 +68,8 @@ def _sequences(names: list[Path], pattern: str | None, images: Path) -> list[str
 
 def find_source(folder: Path, masks: Path | None, sketch_part: str, pattern: str | None) -> Source:
     """Images + sketches of a sketch folder, or images + ``--masks``, or a simulation or
-    segmentation folder (its cell label maps as the sketch)."""
+    segmentation folder (its cell label maps as the sketch), or a spots folder (its binary
+    spot masks as the sketch, its spot label maps as the instances)."""
     labels = None
     classes = None
     binary = False
@@ -77,10 +78,12 @@ def find_source(folder: Path, masks: Path | None, sketch_part: str, pattern: str
         require_kind(masks, ("images", "labels"))
         images, sketch = part(folder, "images"), masks
     else:
-        manifest = require_kind(folder, ("sketch", "simulation", "segmentation")) or {}
+        manifest = require_kind(folder, ("sketch", "simulation", "segmentation", "spots")) or {}
         images = part(folder, "images")
         facts = manifest.get("facts", {})
-        if manifest["kind"] == "sketch":
+        if manifest["kind"] == "spots":  # spot masks → spot images (CellGen's spot pairs)
+            sketch, labels, classes = part(folder, "masks"), part(folder, "spots"), facts["classes"]
+        elif manifest["kind"] == "sketch":
             sketch = part(folder, sketch_part)
             classes = facts.get("classes")
             if facts.get("cells") and not facts.get("binary_masks"):
@@ -330,9 +333,8 @@ def split(
                 if layout == "folders"
                 else None,
                 side_by_side="left = image, right = sketch" if layout == "side-by-side" else None,
-                sketch_scaled_by_257=layout == "side-by-side"
-                and sample.dtype == np.uint16
-                and sketch_part == "gray",
+                # 8-bit sketches (gray codes, class indices, binary masks) beside 16-bit images
+                sketch_scaled_by_257=layout == "side-by-side" and sample.dtype == np.uint16,
                 table=TABLE,
                 by=by,
                 ratios=list(ratios),
