@@ -135,7 +135,7 @@ def simulate(
     indices = list(range(n)) if shard is None else shard.take(range(n))
     inputs = input_paths(component, resolved)
     identity = {"step": "simulate", "method": method, "params": resolved, "n": n,
-                "size": list(shape), "seed": seed}  # fmt: skip
+                "size": list(shape or ()), "seed": seed}  # fmt: skip
     folder = OutputFolder(out, inputs=inputs, overwrite=overwrite, shard=shard, identity=identity)
     with folder as work:
         for part in parts:

@@ -166,8 +166,8 @@ def check_sizes(config: Mapping[str, Any]) -> None:
     enough for a PatchGAN of ``n_layers`` (3·2^n px: its last layers need 1 px after the
     strides). UsageError naming --crop-size otherwise."""
     crop, net = config.get("crop_size"), config.get("netG")
-    if not crop or not net:
-        return
+    if not isinstance(crop, int) or isinstance(crop, bool) or not crop or not net:
+        return  # N-D crops (Z,Y,X) are the model's to check
     factor = generator_factor(str(net))
     if int(crop) % factor:
         raise UsageError(
