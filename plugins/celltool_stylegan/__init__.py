@@ -1,0 +1,119 @@
+"""StyleGAN2/StyleGAN3 for cell masks as a celltool trainer: ``celltool train stylegan MASKS``.
+
+Pure PyTorch (no compiled extension): trains on a CPU with a small configuration and runs the
+paper's configurations on a GPU. Generates instance label maps (foreground + instance distance
+channel, split by watershed). See docs/stylegan.md.
+"""
+
+from celltool import hookimpl
+from celltool.components import Component, Param, parse_ints
+
+# Numeric bounds are noted per option ("bounds: ..."); the lead's Param(min=, max=) takes them.
+PARAMS = (
+    Param(
+        "cfg",
+        "stylegan2",
+        "Architecture (NVlabs' --cfg).",
+        choices=("stylegan2", "stylegan3-t", "stylegan3-r"),
+    ),  # fmt: skip
+    Param("resolution", 128, "Image size R (a power of two; bounds: 8..1024)."),
+    Param(
+        "preprocess",
+        "crop",
+        "crop: random R×R crops of the (scaled) masks; resize: whole masks resized to R.",
+        choices=("crop", "resize"),
+    ),  # fmt: skip
+    Param("scale", 1.0, "Resize factor of the masks before cropping (bounds: 0.01..4)."),
+    Param("mirror", True, "Random x-flips of the training masks."),
+    Param(
+        "cbase",
+        32768,
+        "Channel base: channels = min(cbase/res, cmax) (bounds: 16..131072; CPU: 2048-4096).",
+    ),  # fmt: skip
+    Param("cmax", 512, "Most channels of any layer (bounds: 1..2048; CPU: 64-128)."),
+    Param("w_dim", 512, "Dimension of z and w (bounds: 8..1024; CPU: 128)."),
+    Param("map_layers", 0, "Mapping layers (0: 8 for stylegan2, 2 for stylegan3; bounds 0..16)."),
+    Param("sg3_layers", 14, "StyleGAN3 synthesis layers (bounds: 3..32)."),
+    Param(
+        "gamma",
+        0.0,
+        "R1 weight γ (0: auto = 0.0002·R²/batch, StyleGAN2-ADA's heuristic; bounds 0..1000).",
+    ),  # fmt: skip
+    Param("d_reg_interval", 16, "R1 every N steps, lazily (0: no R1; bounds 0..1000)."),
+    Param(
+        "glr",
+        0.0,
+        "G learning rate (0: 0.002 stylegan2, 0.0025 stylegan3; --lr is D's; bounds 0..1).",
+    ),  # fmt: skip
+    Param("style_mixing", 0.0, "Style mixing probability (0: the config's, 0.9 for stylegan2)."),
+    Param("pl_weight", 0.0, "Path length weight (0: the config's, 2 for stylegan2)."),
+    Param(
+        "aug",
+        "ada",
+        "D augmentation: ada (adaptive p), diffaug (translation + cutout), "
+        "fixed (p = --aug-p), none.",
+        choices=("ada", "diffaug", "fixed", "none"),
+    ),  # fmt: skip
+    Param("aug_p", 0.2, "p for --aug fixed (bounds 0..1)."),
+    Param("ada_target", 0.6, "ADA target of E(sign D(real)) (bounds 0..1)."),
+    Param("ada_kimg", 500.0, "ADA speed: kimg for p to move by 1 (bounds 1..100000; CPU: 100)."),
+    Param("ema_kimg", 0.0, "G_ema half-life in kimg (0: batch·10/32; bounds 0..1000)."),
+    Param("ema_rampup", 0.05, "EMA ramp-up: half-life ≤ this × images seen (0: none)."),
+    Param("mbstd_group", 4, "Minibatch-std group size (bounds 1..64)."),
+    Param(
+        "instance_channel",
+        "distance",
+        "Second generated channel that separates touching "
+        "cells (distance), or none (foreground only).",
+        choices=("distance", "none"),
+    ),  # fmt: skip
+    Param("distance_max", 4.0, "Instance distance clipped at this many px (bounds 0.5..64)."),
+    Param("epoch_images", 1000, "Images per epoch (1000: --epochs counts kimg; bounds 1..1e7)."),
+    Param("kimg", 0.0, "Train for this many thousand images (sets --epochs; 0: use --epochs)."),
+)
+
+GENERATE_PARAMS = (
+    Param("count", 16, "stylegan: samples to generate, seeds SEED..SEED+COUNT-1 (bounds 0..1e6)."),
+    Param("truncation", 1.0, "stylegan: truncation ψ towards the mean w (bounds -1..2)."),
+    Param(
+        "interpolate",
+        "",
+        "stylegan: 'A,B' — a walk of --steps frames from seed A to seed B.",
+        parse=parse_ints,
+    ),  # fmt: skip
+    Param(
+        "split",
+        "watershed",
+        "stylegan: instances by watershed on the distance channel, "
+        "connected components, or CellGen's Threshold.py (gray ≥ 240).",
+        choices=("watershed", "components", "threshold240"),
+    ),  # fmt: skip
+    Param("threshold", 0.0, "stylegan: foreground where the output > this (in -1..1)."),
+    Param("marker_depth", 2.0, "stylegan: watershed markers ≥ this many px inside a cell."),
+    Param("min_object_size", 4, "stylegan: drop objects smaller than this (px; bounds 0..1e6)."),
+    Param(
+        "noise",
+        "const",
+        "stylegan2 noise inputs at generation.",
+        choices=("const", "random", "none"),
+    ),  # fmt: skip
+    Param("raw", False, "stylegan: also write the generator's channels as 8-bit images."),
+)
+
+
+@hookimpl
+def register_trainers(register):
+    register(
+        Component(
+            name="stylegan",
+            description="StyleGAN2/StyleGAN3 (T, R) for cell masks from noise: R1, EMA, style "
+            "mixing, truncation, ADA/DiffAugment; instance label maps via a distance channel.",
+            target="celltool_stylegan.model:StyleGAN",
+            params=PARAMS,
+            info={
+                "defaults": {"epochs": 100, "batch_size": 8, "lr": 0.002},
+                "generate_params": GENERATE_PARAMS,
+                "unconditional": True,
+            },
+        )
+    )
