@@ -55,7 +55,7 @@ PARAMS = (
         choices=("ada", "diffaug", "fixed", "none"),
     ),  # fmt: skip
     Param("aug_p", 0.2, "p for --aug fixed (bounds 0..1)."),
-    Param("ada_target", 0.6, "ADA target of E(sign D(real)) (bounds 0..1)."),
+    Param("ada_target", 0.6, "ADA target of E(sign D(real)) (bounds -1..1)."),
     Param("ada_kimg", 500.0, "ADA speed: kimg for p to move by 1 (bounds 1..100000; CPU: 100)."),
     Param("ema_kimg", 0.0, "G_ema half-life in kimg (0: batch·10/32; bounds 0..1000)."),
     Param("ema_rampup", 0.05, "EMA ramp-up: half-life ≤ this × images seen (0: none)."),
@@ -114,6 +114,15 @@ def register_trainers(register):
                 "defaults": {"epochs": 100, "batch_size": 8, "lr": 0.002},
                 "generate_params": GENERATE_PARAMS,
                 "unconditional": True,
+                "inputs": ("MASKS",),
+                "data_kinds": (
+                    "images",
+                    "labels",
+                    "segmentation",
+                    "simulation",
+                    "sketch",
+                    "generated",
+                ),  # fmt: skip
             },
         )
     )

@@ -35,8 +35,9 @@ def mask_files(folder: Path) -> tuple[list[Path], str, list[int] | None]:
         raise CelltoolError("folder does not exist", folder)
     manifest = read_manifest(folder) or {}
     parts = manifest.get("facts", {}).get("parts", {})
-    if "cells" in parts:
-        return list_images(folder / parts["cells"]), "labels", None
+    for name in ("cells", "labels"):  # a segmentation/simulation, or generated label maps
+        if name in parts:
+            return list_images(folder / parts[name]), "labels", None
     if "index" in parts and manifest.get("kind") == "sketch":
         classes = manifest["facts"].get("classes", [])
         cells = [int(c["index"]) for c in classes if c["name"] not in NOT_CELLS]

@@ -46,18 +46,25 @@ def to_instances(channels: np.ndarray, options: Mapping[str, Any], config: Mappi
 
 @torch.no_grad()
 def synthesize(trainer: Any, ws: torch.Tensor, noise: str, batch: int) -> np.ndarray:
-    """ws (N × num_ws × w_dim) → N × C × R × R float32 in [-1, 1], in batches."""
-    ctx, out = trainer.ctx, []
-    for i in range(0, ws.shape[0], batch):
-        with ctx.autocast():
-            img = trainer.G_ema.synthesis(ws[i : i + batch].to(ctx.device), noise_mode=noise)
-        out.append(img.float().clamp(-1, 1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0,))
+    """ws (N × num_ws × w_dim) → N × C × R × R float32 in [-1, 1]. Every call runs a full
+    ``batch`` (a short one is padded), so a sample's numbers do not depend on how many were
+    asked for: seed S alone gives the same mask as seed S among others."""
+    ctx, n = trainer.ctx, ws.shape[0]
+    if n < batch:
+        ws = torch.cat([ws, ws[:1].expand(batch - n, -1, -1)])
+    with ctx.autocast():
+        img = trainer.G_ema.synthesis(ws.to(ctx.device), noise_mode=noise)
+    return img.float().clamp(-1, 1).cpu().numpy()[:n]
 
 
 def map_latents(trainer: Any, z: np.ndarray, psi: float) -> torch.Tensor:
+    """z (N × z_dim) → ws, one sample at a time (batch-independent numbers)."""
     with torch.no_grad():
-        return trainer.G_ema.mapping(torch.from_numpy(z).to(trainer.ctx.device), psi).cpu()
+        rows = [
+            trainer.G_ema.mapping(torch.from_numpy(z[i : i + 1]).to(trainer.ctx.device), psi)
+            for i in range(len(z))
+        ]
+    return torch.cat(rows).cpu() if rows else torch.zeros(0, trainer.G_ema.num_ws, 1)
 
 
 def write_sample(job: GenerateJob, name: str, channels: np.ndarray, config, raw: bool) -> int:

@@ -35,7 +35,7 @@ BOUNDS = {
     "resolution": (8, 1024), "scale": (0.01, 4.0), "cbase": (16, 131072), "cmax": (1, 2048),
     "w_dim": (8, 1024), "map_layers": (0, 16), "sg3_layers": (3, 32), "gamma": (0.0, 1000.0),
     "d_reg_interval": (0, 1000), "glr": (0.0, 1.0), "style_mixing": (0.0, 1.0),
-    "pl_weight": (0.0, 100.0), "aug_p": (0.0, 1.0), "ada_target": (0.0, 1.0),
+    "pl_weight": (0.0, 100.0), "aug_p": (0.0, 1.0), "ada_target": (-1.0, 1.0),
     "ada_kimg": (1.0, 1e5), "ema_kimg": (0.0, 1000.0), "ema_rampup": (0.0, 1.0),
     "mbstd_group": (1, 64), "distance_max": (0.5, 64.0), "epoch_images": (1, 10**7),
     "kimg": (0.0, 1e6), "batch_size": (1, 4096), "lr": (0.0, 1.0),
@@ -96,10 +96,11 @@ class StyleGAN(Trainer):
         return torch.optim.Adam(net.parameters(), lr=lr * ratio, betas=(0.0, 0.99**ratio), eps=1e-8)
 
     @classmethod
-    def make_dataset(cls, folder, split: str, config: Mapping[str, Any], train: bool):
+    def make_dataset(cls, folders, split: str, config: Mapping[str, Any], train: bool):
+        """All masks of every folder given (``split`` is ignored: a mask folder has none)."""
         from celltool_stylegan.data import MaskDataset
 
-        folders = list(folder) if isinstance(folder, (list, tuple)) else [Path(folder)]
+        folders = list(folders) if isinstance(folders, (list, tuple)) else [Path(folders)]
         return MaskDataset(folders, config, train=train)
 
     # -- state that is not a network or an optimizer ---------------------------------------
