@@ -75,14 +75,27 @@ def features(net, maps: Sequence[np.ndarray], *, size: int = 299, batch: int = 1
 
 
 def fid(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance of Gaussians fitted to two feature sets."""
-    from scipy import linalg
+    """Fréchet distance of Gaussians fitted to two feature sets:
+    ‖μa − μb‖² + Tr Sa + Tr Sb − 2 Tr (Sa Sb)^½.
 
-    mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
-    covmean = np.real(covmean)
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+    Tr (Sa Sb)^½ = Σ √λ over the eigenvalues λ of Sa Sb, which are those of the symmetric
+    PSD matrix Xa Xbᵀ Xb Xaᵀ / ((na − 1)(nb − 1)) (X: centred features) when there are fewer
+    samples than features, else of Sa^½ Sb Sa^½: symmetric eigenproblems instead of a general
+    2048² matrix square root (seconds instead of minutes on a CPU; the same number)."""
+    xa, xb = a - a.mean(0), b - b.mean(0)
+    na, nb = len(a) - 1, len(b) - 1
+    if min(na, nb) < 1:
+        return float("nan")
+    if len(a) <= a.shape[1]:
+        m = (xa @ xb.T) @ (xb @ xa.T) / (na * nb)
+    else:
+        s1, s2 = xa.T @ xa / na, xb.T @ xb / nb
+        vals, vecs = np.linalg.eigh(s1)
+        root = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
+        m = root @ s2 @ root
+    lam = np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)
+    trace = (xa * xa).sum() / na + (xb * xb).sum() / nb - 2 * np.sqrt(lam).sum()
+    return float(((a.mean(0) - b.mean(0)) ** 2).sum() + trace)
 
 
 def kid(

@@ -41,10 +41,10 @@ def fit_ellipses(label_maps: Sequence[np.ndarray]) -> EllipseModel:
         counts.append(len(regions))
         for r in regions:
             y0, x0, y1, x1 = r.bbox
-            if y0 == 0 or x0 == 0 or y1 == h or x1 == w or r.major_axis_length <= 0:
+            if y0 == 0 or x0 == 0 or y1 == h or x1 == w or r.axis_major_length <= 0:
                 continue
             areas.append(float(r.area))
-            ratios.append(float(max(r.minor_axis_length, 1.0) / max(r.major_axis_length, 1.0)))
+            ratios.append(float(max(r.axis_minor_length, 1.0) / max(r.axis_major_length, 1.0)))
     if not areas:
         raise ValueError("the real label maps hold no object away from the border")
     return EllipseModel(
