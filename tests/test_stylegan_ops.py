@@ -24,8 +24,10 @@ def _x(shape=(1, 2, 9, 11), seed=0):
     return torch.randn(*shape, generator=g, dtype=torch.float64)
 
 
-@pytest.mark.parametrize("separable", [True, False])
-def test_upfirdn2d_fast_path_equals_definition_values_and_gradients(separable):
+@pytest.mark.parametrize("separable,matmul", [(True, True), (True, False), (False, False)])
+def test_upfirdn2d_fast_paths_equal_definition_values_and_gradients(separable, matmul):
+    """Matrix products (separable filters on CPU maps) and strided (transposed) depthwise
+    convolutions both give the definition's numbers."""
     g = torch.Generator().manual_seed(1)
     checked = 0
     for taps, up, down, pad in itertools.product([1, 4, 7], [1, 2, 4], [1, 2], PADS):
@@ -38,7 +40,7 @@ def test_upfirdn2d_fast_path_equals_definition_values_and_gradients(separable):
             ref = ops.upfirdn2d_ref(x, f, up, down, pad, gain=2.0)
         except RuntimeError:  # the padded buffer is smaller than the filter
             continue
-        fast = ops.upfirdn2d(x, f, up, down, pad, gain=2.0)
+        fast = ops.upfirdn2d(x, f, up, down, pad, gain=2.0, matmul=matmul)
         assert fast.shape == ref.shape
         assert torch.allclose(fast, ref, atol=1e-12)
         w = torch.randn(ref.shape, generator=g, dtype=torch.float64)
@@ -55,10 +57,12 @@ def test_filtered_lrelu_fast_path_equals_definition():
     fr = ops.lowpass_filter(12, 4.0, 3.0, 16.0, radial=True)
     b = torch.linspace(-1, 1, 3, dtype=torch.float64)
     x = _x((2, 3, 12, 12))
-    for down_f, up, down, clamp in [(fd, 2, 2, None), (fd, 4, 2, 0.5), (fr, 2, 2, None)]:
+    cases = [(fd, 2, 2, None, True), (fd, 2, 2, None, False), (fd, 4, 2, 0.5, True),
+             (fd, 4, 2, 0.5, False), (fr, 2, 2, None, None)]  # fmt: skip
+    for down_f, up, down, clamp, matmul in cases:
         kw = dict(up=up, down=down, padding=[5, 6, 5, 6], clamp=clamp)
         ref = ops.filtered_lrelu_ref(x, fu.double(), down_f.double(), b, **kw)
-        fast = ops.filtered_lrelu(x, fu.double(), down_f.double(), b, **kw)
+        fast = ops.filtered_lrelu(x, fu.double(), down_f.double(), b, matmul=matmul, **kw)
         assert fast.shape == ref.shape
         assert torch.allclose(fast, ref, atol=1e-12)
         if clamp is not None:  # the clamp acts (between the up- and downsampling)

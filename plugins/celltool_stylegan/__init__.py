@@ -45,8 +45,17 @@ PARAMS = (
         0.0,
         "G learning rate (0: 0.002 stylegan2, 0.0025 stylegan3; --lr is D's; bounds 0..1).",
     ),  # fmt: skip
-    Param("style_mixing", 0.0, "Style mixing probability (0: the config's, 0.9 for stylegan2)."),
-    Param("pl_weight", 0.0, "Path length weight (0: the config's, 2 for stylegan2)."),
+    Param(
+        "style_mixing",
+        -1.0,
+        "Style mixing probability (-1: the config's, 0.9 for stylegan2, "
+        "0 for stylegan3; bounds -1..1).",
+    ),  # fmt: skip
+    Param(
+        "pl_weight",
+        -1.0,
+        "Path length weight (-1: the config's, 2 for stylegan2, 0 for stylegan3; bounds -1..100).",
+    ),  # fmt: skip
     Param(
         "aug",
         "ada",

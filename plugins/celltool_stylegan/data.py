@@ -150,13 +150,19 @@ class MaskDataset:
             self.cache[index] = (fg, labels)
         return self.cache[index]
 
+    def mask_index(self, index: int) -> int:
+        """Training: item i is mask i mod n. Otherwise (sample grids) masks spread over the
+        folder (time-lapse neighbours look alike), each with a fixed random crop."""
+        n = len(self.files)
+        return index % n if self.train else (index * max(1, n // 8)) % n
+
     def arrays(self, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
         """(foreground [0, 1], labels) of one item, cropped and flipped as training sees it."""
-        mask = index % len(self.files)
+        mask = self.mask_index(index)
         fg, labels = self._load(mask)
-        rng = np.random.default_rng([self.seed, epoch, index]) if self.train else None
+        rng = np.random.default_rng([self.seed, epoch, index])
         fg, labels = crop([fg, labels], self.resolution, rng)
-        if rng is not None and self.mirror and rng.random() < 0.5:
+        if self.train and self.mirror and rng.random() < 0.5:
             fg, labels = fg[:, ::-1], labels[:, ::-1]
         return np.ascontiguousarray(fg), np.ascontiguousarray(labels)
 
@@ -169,5 +175,5 @@ class MaskDataset:
         return {
             "image": torch.from_numpy(fg * 2 - 1).unsqueeze(0),
             "distance": torch.from_numpy(dist).unsqueeze(0),
-            "name": self.files[index % len(self.files)][0].stem,
+            "name": self.files[self.mask_index(index)][0].stem,
         }

@@ -89,7 +89,7 @@ class Mapping(nn.Module):
         update_emas: bool = False,
     ) -> torch.Tensor:
         """B×z_dim → B×num_ws×w_dim (truncated towards the running mean when psi ≠ 1)."""
-        x = self.net(normalize_2nd_moment(z.to(self.w_avg.dtype)))
+        x = self.net(normalize_2nd_moment(z.to(self.w_avg.dtype))).to(self.w_avg.dtype)
         if update_emas:
             self.w_avg.copy_(x.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
         x = x.unsqueeze(1).repeat(1, self.num_ws, 1)

@@ -52,9 +52,14 @@ class Generator(nn.Module):
 
 
 def option(config: Mapping[str, Any], name: str) -> Any:
-    """A config value where 0 (or "") means "the configuration's default"."""
+    """A config value where 0 (glr, map_layers) or a negative value (style_mixing, pl_weight)
+    means "the configuration's default"."""
     value = config.get(name)
-    return value if value else CONFIG_DEFAULTS[config["cfg"]].get(name)
+    if value is None or (name in ("style_mixing", "pl_weight") and value < 0):
+        return CONFIG_DEFAULTS[config["cfg"]][name]
+    if name in ("glr", "map_layers") and not value:
+        return CONFIG_DEFAULTS[config["cfg"]][name]
+    return value
 
 
 def make_generator(config: Mapping[str, Any], channels: int) -> Generator:

@@ -19,6 +19,7 @@ Kaiser-windowed jinc for radially symmetric filters.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -141,6 +142,36 @@ def _up_axis(x: torch.Tensor, f: torch.Tensor, up: int, p0: int, p1: int, axis: 
     return F.pad(x, [lo, hi] if axis == 3 else [0, 0, lo, hi])
 
 
+MATMUL_MAX = 192  # CPU: separable resampling of maps up to this size as two matrix products
+
+
+@functools.lru_cache(maxsize=512)
+def _resampling_matrix(n, taps, up, down, p0, p1, gain) -> np.ndarray:
+    """The 1-D upfirdn of a length-n signal as an (out × n) matrix: output o takes tap k at
+    position o·down + k of the zero-inserted, padded signal (the filter flipped: convolution)."""
+    f = np.asarray(taps, dtype=np.float64)[::-1] * gain
+    k = len(f)
+    out = (n * up + p0 + p1 - k) // down + 1
+    o, j = np.meshgrid(np.arange(out), np.arange(k), indexing="ij")
+    u = o * down + j - p0
+    ok = (u >= 0) & (u < n * up) & (u % up == 0)
+    a = np.zeros((out, n))
+    np.add.at(a, (o[ok], u[ok] // up), np.broadcast_to(f, o.shape)[ok])
+    return a
+
+
+def _matrix(n, f, up, down, p0, p1, gain, like: torch.Tensor) -> torch.Tensor:
+    taps = tuple(float(v) for v in f.detach().cpu().double())
+    a = _resampling_matrix(n, taps, up, down, p0, p1, float(gain))
+    return torch.from_numpy(a).to(device=like.device, dtype=like.dtype)
+
+
+def use_matmul(x: torch.Tensor) -> bool:
+    """Matrix products beat depthwise convolutions on CPUs for small maps (measured in
+    benchmarks/bench_stylegan.py ops: 1.5-3× at 32²-128²); GPUs keep the convolutions."""
+    return x.device.type == "cpu" and max(x.shape[-2:]) <= MATMUL_MAX
+
+
 def upfirdn2d(
     x: torch.Tensor,
     f: torch.Tensor | None,
@@ -148,11 +179,19 @@ def upfirdn2d(
     down: int = 1,
     padding: int | Padding = 0,
     gain: float = 1.0,
+    matmul: bool | None = None,
 ) -> torch.Tensor:
-    """:func:`upfirdn2d_ref` computed without zero buffers or discarded outputs."""
+    """:func:`upfirdn2d_ref` computed without zero buffers or discarded outputs: a separable
+    filter as two matrix products on small CPU maps (``matmul``, default :func:`use_matmul`),
+    else as strided (transposed) depthwise convolutions."""
     px0, px1, py0, py1 = _pad4(padding)
     if f is None:
         f = torch.ones(1, dtype=torch.float32, device=x.device)
+    if f.ndim == 1 and (use_matmul(x) if matmul is None else matmul):
+        g = math.sqrt(gain)
+        ay = _matrix(x.shape[-2], f, up, down, py0, py1, g, x)
+        ax = _matrix(x.shape[-1], f, up, down, px0, px1, g, x)
+        return torch.matmul(torch.matmul(ay, x), ax.t())
     if f.ndim == 2:
         return _upfirdn_2d_kernel(x, f * gain, up, down, (px0, px1, py0, py1))
     f = f * math.sqrt(gain)
@@ -206,6 +245,15 @@ def downsample2d(x: torch.Tensor, f: torch.Tensor, down: int = 2) -> torch.Tenso
 
 
 # -- activation ------------------------------------------------------------------------------
+REDUCED = (torch.float16, torch.bfloat16)
+
+
+def clamp_for(x: torch.Tensor, value: float | None) -> float | None:
+    """The layers' conv_clamp (±256): a guard for fp16/bf16 activations. fp32 activations run
+    unclamped, as NVlabs' ``--fp32`` (its clamp costs a third of the elementwise time here)."""
+    return value if x.dtype in REDUCED else None
+
+
 def bias_act(
     x: torch.Tensor,
     b: torch.Tensor | None = None,
@@ -255,9 +303,12 @@ def filtered_lrelu(
     gain: float = math.sqrt(2),
     slope: float = 0.2,
     clamp: float | None = None,
+    matmul: bool | None = None,
 ) -> torch.Tensor:
-    """:func:`filtered_lrelu_ref` as transposed conv (up) + lrelu + strided conv (down)."""
+    """:func:`filtered_lrelu_ref` without zero buffers: upsampling as a transposed convolution
+    (or a matrix product on small CPU maps), lrelu, downsampling as a strided convolution (or
+    a matrix product)."""
     x = bias_act(x, b, slope=1, gain=1)
-    x = upfirdn2d(x, fu, up=up, padding=padding, gain=up * up)
+    x = upfirdn2d(x, fu, up=up, padding=padding, gain=up * up, matmul=matmul)
     x = bias_act(x, None, slope=slope, gain=gain, clamp=clamp)
-    return upfirdn2d(x, fd, down=down)
+    return upfirdn2d(x, fd, down=down, matmul=matmul)

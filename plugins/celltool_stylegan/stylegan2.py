@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from celltool_stylegan.layers import Dense, full, modulated_conv2d
-from celltool_stylegan.ops import bias_act, setup_filter, upfirdn2d, upsample2d
+from celltool_stylegan.ops import bias_act, clamp_for, setup_filter, upfirdn2d, upsample2d
 
 CONV_CLAMP = 256.0
 BLUR = (1, 3, 3, 1)
@@ -51,7 +51,7 @@ class StyleConv(nn.Module):
             x = x + noise * self.noise_strength.to(x.dtype)
         elif noise_mode == "const":
             x = x + (self.noise_const * self.noise_strength).to(x.dtype)
-        return bias_act(x, self.bias, clamp=CONV_CLAMP * math.sqrt(2))
+        return bias_act(x, self.bias, clamp=clamp_for(x, CONV_CLAMP))
 
 
 class ToImage(nn.Module):
@@ -66,7 +66,7 @@ class ToImage(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         x = modulated_conv2d(x, self.weight, self.affine(w) * self.gain, demodulate=False)
-        return bias_act(x, self.bias, slope=1, gain=1, clamp=CONV_CLAMP)
+        return bias_act(x, self.bias, slope=1, gain=1, clamp=clamp_for(x, CONV_CLAMP))
 
 
 class Synthesis2(nn.Module):
@@ -123,17 +123,19 @@ class Conv(nn.Module):
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
         w = (self.weight * self.gain).to(x.dtype)
-        if self.down > 1:
+        b = None if self.bias is None else self.bias.to(x.dtype)
+        if self.k == 1 and self.down > 1:  # low-pass and decimate, then the 1×1 conv
+            x = F.conv2d(upfirdn2d(x, self.blur, down=2, padding=1), w, b)
+        elif self.down > 1:
             # low-pass (4 taps, padded so that the strided conv gives H/2), then stride 2
             x = upfirdn2d(x, self.blur, padding=(self.k - 1) // 2 + 1)
-            x = F.conv2d(x, w, stride=2)
+            x = F.conv2d(x, w, b, stride=2)
         else:
-            x = F.conv2d(x, w, padding=self.k // 2)
-        act_gain = (math.sqrt(2) if self.activation else 1.0) * gain
-        return bias_act(
-            x, self.bias, slope=0.2 if self.activation else 1, gain=act_gain,
-            clamp=CONV_CLAMP * gain if self.activation else None,
-        )  # fmt: skip
+            x = F.conv2d(x, w, b, padding=self.k // 2)
+        if not self.activation:
+            return x * gain if gain != 1 else x
+        clamp = clamp_for(x, CONV_CLAMP * gain)
+        return bias_act(x, None, slope=0.2, gain=math.sqrt(2) * gain, clamp=clamp)
 
 
 class DBlock(nn.Module):

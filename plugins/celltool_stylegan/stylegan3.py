@@ -144,7 +144,7 @@ class AliasFreeLayer(nn.Module):
             padding=self.padding,
             gain=1.0 if self.is_torgb else math.sqrt(2),
             slope=1.0 if self.is_torgb else 0.2,
-            clamp=self.conv_clamp,
+            clamp=ops.clamp_for(x, self.conv_clamp),
         )
 
 
