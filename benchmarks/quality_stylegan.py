@@ -41,10 +41,10 @@ STATS = ("solidity", "perimeter2_area", "nn_distance", "area", "eccentricity", "
          "coverage")  # fmt: skip
 
 # The CPU configuration (docs/stylegan.md "CPU recipe").
-CPU = {"cfg": "stylegan2", "resolution": 128, "scale": 1.0, "cbase": 2048, "cmax": 64,
+CPU = {"cfg": "stylegan2", "resolution": 64, "scale": 1.0, "cbase": 2048, "cmax": 64,
        "w_dim": 128, "map_layers": 2, "batch_size": 8, "lr": 0.0025, "glr": 0.0025,
-       "gamma": 0.5, "aug": "ada", "ada_kimg": 20.0, "ema_kimg": 2.0, "epoch_images": 1000,
-       "pl_weight": 0.0, "style_mixing": 0.0}  # fmt: skip
+       "gamma": 0.0, "aug": "ada", "ada_kimg": 20.0, "ema_kimg": 0.0, "epoch_images": 1000,
+       "pl_weight": 0.0, "style_mixing": 0.0, "output": "tanh"}  # fmt: skip
 
 
 def link_frames(out: Path, frames: range) -> Path:

@@ -229,3 +229,44 @@ def test_generate_interpolation_truncation_and_no_augmentation(trained, tmp_path
     assert all(np.array_equal(planes[0], p) for p in planes)  # ψ = 0: every sample is w_avg
     threshold = [read_image(p) for p in sorted((tmp_path / "psi0" / "labels").glob("*.png"))]
     assert np.array_equal(threshold[0] > 0, planes[0] >= 240)
+
+
+def test_cli_options_and_bounds(tmp_path):
+    from test_train import incli
+
+    masks = make_masks(tmp_path / "masks")
+    res = incli("train", "stylegan", "--help")
+    assert res.returncode == 0
+    for flag in ("--cfg", "--cbase", "--gamma", "--aug", "--mirror", "--kimg", "--output"):
+        assert flag in res.stdout
+    run = tmp_path / "run"
+    res = incli("train", "stylegan", masks, "-o", run, "--resolution", "24")
+    assert res.returncode == 2 and "power of two" in res.stderr and not run.exists()
+    res = incli("train", "stylegan", masks, "-o", run, "--gamma", "-1")
+    assert res.returncode == 2 and "--gamma" in res.stderr and not run.exists()
+    res = incli("train", "stylegan", masks, "-o", run, "--cfg", "stylegan9")
+    assert res.returncode == 2 and "--cfg" in res.stderr
+
+
+def test_sixteen_bit_binary_masks_and_bf16_steps(tmp_path):
+    from celltool_stylegan.data import read_mask
+    from celltool_stylegan.model import StyleGAN
+
+    from celltool import plugins
+    from celltool.training.api import Context, DataInfo
+    from celltool.training.loop import resolve_config
+
+    binary = ((touching_labels() > 0) * 65535).astype(np.uint16)
+    write_image(tmp_path / "b.png", binary)
+    fg, labels = read_mask(tmp_path / "b.png")
+    assert labels.max() == 1 and fg.max() == 1  # two values: a mask, one component
+    write_image(tmp_path / "l.png", touching_labels())
+    assert read_mask(tmp_path / "l.png")[1].max() == 2  # a label map keeps its instances
+    config = resolve_config(plugins.get("trainers", "stylegan"),
+                            {**TINY, "cfg": "stylegan3-t", "sg3_layers": 3})  # fmt: skip
+    trainer = StyleGAN(config, DataInfo(0, 2, 8, (16, 16)), Context(torch.device("cpu"), "bf16"))
+    batch = {k: torch.rand(4, 1, 16, 16) * 2 - 1 for k in ("image", "distance")}
+    for _ in range(2):  # step 2 includes R1 (d_reg_interval 2), in fp32
+        losses = trainer.train_step(batch)
+    assert {"G", "D", "D_r1"} <= set(losses) and all(np.isfinite(v) for v in losses.values())
+    assert trainer.G_ema.mapping.w_avg.dtype == torch.float32

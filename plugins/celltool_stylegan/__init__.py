@@ -70,6 +70,13 @@ PARAMS = (
     Param("ema_rampup", 0.05, "EMA ramp-up: half-life ≤ this × images seen (0: none)."),
     Param("mbstd_group", 4, "Minibatch-std group size (bounds 1..64)."),
     Param(
+        "output",
+        "tanh",
+        "Output function of G: tanh (masks: flat background and cells are "
+        "reachable) or linear (StyleGAN's).",
+        choices=("tanh", "linear"),
+    ),  # fmt: skip
+    Param(
         "instance_channel",
         "distance",
         "Second generated channel that separates touching "

@@ -50,7 +50,8 @@ def read_mask(path: Path, kind: str = "auto", cells: Sequence[int] | None = None
     """(foreground float32 in [0, 1], instance labels int32) of one mask file.
 
     ``auto``: bool or 8-bit images are masks (anti-aliased grey kept as the foreground, cell =
-    > 127), wider integer types are label maps."""
+    > 127), wider integer types are label maps unless they hold only two values (a binary
+    16-bit mask: its components)."""
     array = read_image(path)
     if array.ndim == 3:
         array = array[..., 0]
@@ -64,6 +65,9 @@ def read_mask(path: Path, kind: str = "auto", cells: Sequence[int] | None = None
     if array.dtype.kind == "f":
         fg = np.clip(array.astype(np.float32), 0, 1)
         return fg, components(fg > 0.5).astype(np.int32)
+    if kind == "auto" and len(np.unique(array)) <= 2:  # a binary 16-bit mask: components
+        fg = array > 0
+        return fg.astype(np.float32), components(fg).astype(np.int32)
     labels = array.astype(np.int32)
     return (labels > 0).astype(np.float32), labels
 

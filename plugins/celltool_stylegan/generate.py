@@ -53,7 +53,7 @@ def synthesize(trainer: Any, ws: torch.Tensor, noise: str, batch: int) -> np.nda
     if n < batch:
         ws = torch.cat([ws, ws[:1].expand(batch - n, -1, -1)])
     with ctx.autocast():
-        img = trainer.G_ema.synthesis(ws.to(ctx.device), noise_mode=noise)
+        img = trainer.G_ema.synthesize(ws.to(ctx.device), noise_mode=noise)
     return img.float().clamp(-1, 1).cpu().numpy()[:n]
 
 

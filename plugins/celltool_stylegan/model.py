@@ -129,7 +129,7 @@ class StyleGAN(Trainer):
             cut = int(torch.randint(1, ws.shape[1], []).item())
             mixed = self.G.mapping(torch.randn_like(z))
             ws = torch.cat([ws[:, :cut], mixed[:, cut:]], dim=1)
-        return self.G.synthesis(ws, update_emas=update_emas), ws
+        return self.G.synthesize(ws, update_emas=update_emas), ws
 
     def run_D(self, img: torch.Tensor) -> torch.Tensor:
         blur = self.blur_sigma()

@@ -29,16 +29,30 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+OUTPUTS = ("tanh", "linear")
+
+
 class Generator(nn.Module):
-    """z → w (mapping) → image (synthesis); ``num_ws`` per-layer w vectors."""
+    """z → w (mapping) → image (synthesis, then the output function); ``num_ws`` per-layer w
+    vectors. ``output`` 'linear' is StyleGAN's; 'tanh' lets a mask's flat background and
+    foreground be reached (a linear output must hit exactly ±1 everywhere, and D tells fakes
+    from masks by the residual noise of the flat areas)."""
 
     def __init__(self, synthesis: nn.Module, z_dim: int, w_dim: int, map_layers: int,
-                 w_avg_beta: float = 0.998):  # fmt: skip
+                 w_avg_beta: float = 0.998, output: str = "linear"):  # fmt: skip
         super().__init__()
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, not {output!r}")
         self.synthesis = synthesis
         self.num_ws = synthesis.num_ws
         self.z_dim, self.w_dim = z_dim, w_dim
+        self.output = output
         self.mapping = MappingNet(z_dim, w_dim, self.num_ws, map_layers, w_avg_beta=w_avg_beta)
+
+    def synthesize(self, ws: torch.Tensor, **kwargs) -> torch.Tensor:
+        """Synthesis network + output function."""
+        img = self.synthesis(ws, **kwargs)
+        return torch.tanh(img) if self.output == "tanh" else img
 
     def forward(
         self,
@@ -48,7 +62,7 @@ class Generator(nn.Module):
         update_emas: bool = False,
     ) -> torch.Tensor:
         ws = self.mapping(z, truncation_psi, update_emas=update_emas)
-        return self.synthesis(ws, noise_mode=noise_mode, update_emas=update_emas)
+        return self.synthesize(ws, noise_mode=noise_mode, update_emas=update_emas)
 
 
 def option(config: Mapping[str, Any], name: str) -> Any:
@@ -79,7 +93,8 @@ def make_generator(config: Mapping[str, Any], channels: int) -> Generator:
         )  # fmt: skip
     else:
         raise ValueError(f"unknown config {name!r} (expected one of {CONFIGS})")
-    return Generator(synthesis, w_dim, w_dim, int(option(config, "map_layers")))
+    output = str(config.get("output") or "linear")
+    return Generator(synthesis, w_dim, w_dim, int(option(config, "map_layers")), output=output)
 
 
 def make_discriminator(config: Mapping[str, Any], channels: int) -> Discriminator:
