@@ -47,6 +47,13 @@ CPU = {"cfg": "stylegan2", "resolution": 64, "scale": 1.0, "cbase": 2048, "cmax"
        "pl_weight": 0.0, "style_mixing": 0.0, "output": "tanh"}  # fmt: skip
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def link_frames(out: Path, frames: range) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for i in frames:
@@ -184,7 +191,8 @@ def main() -> None:
         "training": info,
         "n": args.n,
         "machine": {
-            "cpu": platform.processor() or platform.machine(),
+            "cpu": cpu_model(),
+            "threads": args.threads,
             "cpus": os.cpu_count(),
             "load_start": load0,
             "load_end": os.getloadavg(),

@@ -182,3 +182,35 @@ def test_truncation_zero_gives_the_mean_w():
         G.mapping.w_avg.copy_(torch.randn(16))
         ws = G.mapping(torch.randn(4, 16), truncation_psi=0.0)
     assert torch.allclose(ws, G.mapping.w_avg.expand_as(ws))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_paths_equal_cpu_and_fp16_training_steps_are_finite():
+    """On a GPU: the convolution paths equal the CPU definition; StyleGAN3-T on CUDA equals
+    CPU; fp16 autocast training steps (grad scaler) stay finite."""
+    from celltool_stylegan import PARAMS
+    from celltool_stylegan.model import StyleGAN
+
+    from celltool.training.api import Context, DataInfo
+
+    f = ops.lowpass_filter(12, 4.0, 3.0, 16.0).double()
+    x = _x((2, 3, 12, 12))
+    ref = ops.filtered_lrelu_ref(x, f, f, None, up=2, down=2, padding=[5, 6, 5, 6])
+    out = ops.filtered_lrelu(x.cuda(), f.cuda(), f.cuda(), None, up=2, down=2, padding=[5, 6, 5, 6])
+    assert torch.allclose(out.cpu(), ref, atol=1e-10)
+    torch.manual_seed(0)
+    G = make_generator(tiny("stylegan3-t"), 2).double().eval()
+    z = torch.randn(2, 16, dtype=torch.float64)
+    with torch.no_grad():
+        a = G(z)
+        b = G.cuda()(z.cuda()).cpu()
+    assert torch.allclose(a, b, atol=1e-8)
+    config = {p.name: p.default for p in PARAMS}
+    config.update(tiny("stylegan3-t"), epochs=1, batch_size=4, lr=0.002, seed=0, d_reg_interval=2)
+    ctx = Context(torch.device("cuda"), "fp16", scaler=torch.amp.GradScaler("cuda"))
+    trainer = StyleGAN(config, DataInfo(0, 2, 8, (16, 16)), ctx)
+    batch = {k: (torch.rand(4, 1, 16, 16) * 2 - 1).cuda() for k in ("image", "distance")}
+    for _ in range(3):
+        losses = trainer.train_step(batch)
+        ctx.scaler.update()
+    assert all(np.isfinite(v) for v in losses.values())

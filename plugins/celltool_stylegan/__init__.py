@@ -106,6 +106,12 @@ GENERATE_PARAMS = (
     ),  # fmt: skip
     Param("threshold", 0.0, "stylegan: foreground where the output > this (in -1..1)."),
     Param("marker_depth", 2.0, "stylegan: watershed markers ≥ this many px inside a cell."),
+    Param(
+        "marker_smooth",
+        1.0,
+        "stylegan: σ (px) of the Gaussian smoothing of the distance "
+        "channel before the markers (0: none; bounds 0..16).",
+    ),  # fmt: skip
     Param("min_object_size", 4, "stylegan: drop objects smaller than this (px; bounds 0..1e6)."),
     Param(
         "noise",

@@ -41,6 +41,7 @@ def to_instances(channels: np.ndarray, options: Mapping[str, Any], config: Mappi
         distance_max=float(config.get("distance_max", 4.0)),
         marker_depth=float(options.get("marker_depth", 2.0)),
         min_size=int(options.get("min_object_size", 4)),
+        smooth=float(options.get("marker_smooth", 1.0)),
     )  # fmt: skip
 
 

@@ -8,9 +8,11 @@ Each op has two paths that compute the same numbers (``tests/test_stylegan_ops.p
 
 - ``*_ref``: the definition, literally (zero-inserted buffers, full-size filtering, then
   throwing samples away) — slow, kept as the specification;
-- the default: a separable filter as two 1-D passes, the upsampling as a strided transposed
-  convolution (no zero buffer) and the downsampling as a strided convolution (only the kept
-  samples are computed). ``benchmarks/bench_stylegan.py ops`` measures both.
+- the default, which computes neither the inserted zeros nor the discarded samples: on CPU
+  maps up to ``MATMUL_MAX`` a separable filter is two matrix products (each axis's
+  resampling is a banded matrix); otherwise two 1-D passes, upsampling as a strided transposed
+  depthwise convolution and downsampling as a strided depthwise convolution.
+  ``benchmarks/bench_stylegan.py --only ops`` measures all three.
 
 Filters are 1-D (separable, applied along x then y) or 2-D (StyleGAN3-R's radial filter).
 The filter design follows the papers: a Kaiser-windowed sinc (``scipy.signal.firwin``) or a
@@ -132,13 +134,11 @@ def _up_axis(x: torch.Tensor, f: torch.Tensor, up: int, p0: int, p1: int, axis: 
         kernel = f.flip(0)
         x = F.pad(x, [p0, p1] if axis == 3 else [0, 0, p0, p1])
         return _depthwise(x, kernel[None] if axis == 3 else kernel[:, None], (1, 1))
-    size = x.shape[axis]
     kernel = f[None] if axis == 3 else f[:, None]
     x = _depthwise_t(x, kernel, (1, up) if axis == 3 else (up, 1))
     # the transposed convolution is the full convolution of the zero-inserted signal: keep
     # what the padded definition would produce (F.pad with negative sizes crops)
     lo, hi = p0 - k + 1, p1 + up - k
-    del size
     return F.pad(x, [lo, hi] if axis == 3 else [0, 0, lo, hi])
 
 
