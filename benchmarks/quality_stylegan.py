@@ -9,7 +9,7 @@ the count, area and elongation of crops of the TRAINING frames (what the model s
 The table: normalised Wasserstein distance W1/std(real) per distribution (lower is better) for
 model and baseline, mean count and coverage per image with their relative errors, merge/split
 fractions, and the fraction of thresholded components the watershed split. Also against crops
-of the training frames (the model's own target: the held-back frames have ~1.7× the cells of
+of the training frames (the model's own target: the held-back frames have ~1.6× the cells of
 the training average, the time-lapse grows).
 
     .venv/bin/python benchmarks/quality_stylegan.py --budget-min 60          # the bar
