@@ -1,9 +1,9 @@
-"""Core figures: `celltool --help` wall time and simulator throughput at 512².
+"""Core figures: simulator throughput at 512², serial and with worker processes.
 
     .venv/bin/python benchmarks/bench_core.py [--runs 7] [--images 16] [--workers 2]
 
-Prints the figures and writes benchmarks/results/core.json. Medians over --runs; the help
-time is compared with a bare `python -c pass` start in the same invocation (the baseline).
+Prints the figures and writes benchmarks/results/core.json (medians over --runs). Start-up
+figures (`celltool --help`, `celltool plugins`, a no-op step) are in bench_startup.py.
 """
 
 from __future__ import annotations
@@ -14,31 +14,18 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CELLTOOL = str(Path(sys.executable).with_name("celltool"))
-
-
-def wall(cmd: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
-def median_wall(cmd: list[str], runs: int) -> float:
-    wall(cmd)  # warm the file cache
-    return statistics.median(wall(cmd) for _ in range(runs))
 
 
 def sim_rate(executor: str, workers: int, images: int, runs: int) -> float:
     """Images per second of `celltool simulate` at 512² (in-process, without start-up)."""
-    from celltool.commands.simulate import simulate_folder
     from celltool.executor import ExecutorSpec
+    from celltool.steps.simulation import simulate as simulate_folder
 
     rates = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-core-"))
@@ -65,17 +52,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
-    python_start = median_wall([sys.executable, "-c", "pass"], args.runs)
-    help_s = median_wall([CELLTOOL, "--help"], args.runs)
-    plugins_s = median_wall([CELLTOOL, "plugins", "--json"], args.runs)
     sim_runs = max(1, args.runs // 2)
     serial = sim_rate("serial", 1, args.images, sim_runs)
     parallel = sim_rate("process", args.workers, args.images, sim_runs)
     results = {
-        "help_wall_s": round(help_s, 4),
-        "plugins_wall_s": round(plugins_s, 4),
-        "python_start_wall_s": round(python_start, 4),
-        "help_over_python_start": round(help_s / python_start, 2),
         "simulate_512_images_per_s_serial": round(serial, 3),
         f"simulate_512_images_per_s_process_{args.workers}": round(parallel, 3),
         "process_speedup": round(parallel / serial, 2),

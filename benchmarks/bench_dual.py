@@ -67,7 +67,8 @@ def prepare(work: Path, size: int) -> tuple[Path, Path]:
 
 def train_variant(pairs: Path, run: Path, variant: str, args: argparse.Namespace) -> float:
     from celltool import plugins
-    from celltool.training.loop import resolve_config, train
+    from celltool.training.loop import train
+    from celltool.training.runs import resolve_config
 
     component = plugins.get("trainers", "dual")
     options = {
@@ -218,8 +219,8 @@ def main() -> None:
     if not (TIMELAPSE / "images").is_dir():
         sys.exit(f"bench_dual: the time-lapse is not at {TIMELAPSE}")
 
-    from celltool.commands.split import split_folder
     from celltool.imageio import read_image
+    from celltool.steps.splitting import split as split_folder
 
     t_start = time.perf_counter()
     images, masks = prepare(args.work, args.size)

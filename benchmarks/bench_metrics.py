@@ -68,8 +68,8 @@ def main() -> None:
 
     from celltool_metrics import image
 
-    from celltool.commands.evaluate import evaluate_folders
     from celltool.executor import ExecutorSpec
+    from celltool.steps.evaluation import evaluate as evaluate_folders
 
     results: dict = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},

@@ -66,11 +66,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seed-runs", type=int, default=1)
     args = parser.parse_args()
-    from celltool_sketch.reference import cell_means, layer_bounds, render, to_gray8
+    from celltool_sketch.reference import cell_means, class_table, layer_bounds, render, to_gray8
 
     from celltool import plugins
-    from celltool.commands.sketch import sketch_one
     from celltool.imageio import write_image, write_labels
+    from celltool.steps.sketching import render_one
 
     image, cells, nuclei = frame()
     bounds7 = layer_bounds(cell_means(to_gray8(image), cells, nuclei), 7)
@@ -93,10 +93,17 @@ def main() -> None:
         item = (Path("a.png"), tmp / "images/a.png", tmp / "cells/a.png", tmp / "nuclei/a.png")
         component = plugins.get("sketchers", "reference")
         params = component.resolve({"levels": 7})
+        gray7 = np.array([c["gray"] for c in class_table(7)], dtype=np.uint8)
         median, times, cpu = timed(
-            lambda: sketch_one(
-                item, component=component, params=params, bounds=bounds7, out=tmp, binary=False
-            ),
+            lambda: render_one(
+                item,
+                component=component,
+                params=params,
+                state={"bounds": bounds7},
+                gray=gray7,
+                out=tmp,
+                binary=False,
+            ),  # fmt: skip
             args.runs,
         )
         results["per_image_with_io_levels7_s"] = median

@@ -29,8 +29,8 @@ sys.path.insert(0, str(REPO))
 
 
 def build_pairs(data: Path, out: Path) -> Path:
-    from celltool.commands.train_run import write_pairs
     from celltool.imageio import read_image
+    from celltool.steps.splitting import pairs_folder as write_pairs
 
     if out.exists():
         return out
@@ -79,7 +79,8 @@ def lpips_available() -> bool:
 
 def train_and_generate(pairs: Path, work: Path, direction: str, args) -> tuple[Path, float]:
     from celltool import plugins
-    from celltool.training.loop import resolve_config, train
+    from celltool.training.loop import train
+    from celltool.training.runs import resolve_config
 
     run = work / f"run-{direction}"
     component = plugins.get("trainers", "pix2pix")
@@ -110,11 +111,11 @@ def train_and_generate(pairs: Path, work: Path, direction: str, args) -> tuple[P
 
 
 def generate(run: Path, pairs: Path, out: Path, precision: str = "fp32", compile_=False) -> Path:
-    from celltool.commands.generate import resolve_generate_options
+    from celltool import plugins
+    from celltool.steps.generation import resolve_options
     from celltool.training.generate import generate_folder
 
-    opts = resolve_generate_options("pix2pix", {})
-    opts.update(steps=0, between=None, compile=compile_)
+    opts = resolve_options(plugins.get("trainers", "pix2pix"), {"compile": compile_})
     return generate_folder(
         run, [pairs], out, options=opts, device="cpu", precision=precision, overwrite=True
     )

@@ -10,8 +10,9 @@ fast and never import torch. What the target must be depends on the family; see
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,9 @@ class Param:
     ``type`` is inferred from ``default`` when not given (int, float, str, bool, Path).
     ``parse`` turns a command-line string into a value for types the CLI cannot express
     (e.g. ``"55,95"`` → ``(55.0, 95.0)``); such options are strings on the command line.
+    ``min``/``max`` bound a number (every element of a parsed tuple); floats must be finite.
+    ``nargs`` > 1 takes that many values (``--between A B``). ``input``: the value is a path
+    the step reads — protected from ``-o ... --overwrite`` and recorded in the manifest.
     """
 
     name: str
@@ -44,6 +48,10 @@ class Param:
     type: type | None = None
     choices: tuple[Any, ...] | None = None
     parse: Callable[[str], Any] | None = None
+    min: float | None = None
+    max: float | None = None
+    nargs: int = 1
+    input: bool = False
 
     @property
     def py_type(self) -> type:
@@ -64,6 +72,8 @@ class Param:
         where = f"{owner}: " if owner else ""
         if value is None:
             return None
+        if self.nargs > 1:
+            return self._convert_many(value, where)
         try:
             if self.parse is not None and isinstance(value, str):
                 value = self.parse(value)
@@ -81,7 +91,35 @@ class Param:
             raise UsageError(
                 f"{where}{self.flag}: {value!r} is not one of {', '.join(map(str, self.choices))}"
             )
+        self.check_bounds(value, where)
         return value
+
+    def _convert_many(self, value: Any, where: str) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        values = tuple(value)
+        if values == tuple(self.default or ()):
+            return values
+        if len(values) != self.nargs:
+            raise UsageError(f"{where}{self.flag}: takes {self.nargs} values, got {len(values)}")
+        single = replace(self, nargs=1, default=None)
+        return tuple(single.convert(v, where.rstrip(": ")) for v in values)
+
+    def check_bounds(self, value: Any, where: str = "") -> None:
+        """UsageError when a number (or an element of a tuple) is NaN, infinite or out of
+        ``[min, max]``; says what the option accepts."""
+        for v in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            if isinstance(v, float) and not math.isfinite(v):
+                raise UsageError(f"{where}{self.flag}: {v!r} is not a finite number")
+            if (self.min is not None and v < self.min) or (self.max is not None and v > self.max):
+                raise UsageError(f"{where}{self.flag}: {v!r} is not in {self.bounds_text()}")
+
+    def bounds_text(self) -> str:
+        lo = "-inf" if self.min is None else f"{self.min:g}"
+        hi = "inf" if self.max is None else f"{self.max:g}"
+        return f"[{lo}, {hi}]"
 
 
 @dataclass(frozen=True)
@@ -92,7 +130,7 @@ class Component:
     description: str
     target: str | Callable[..., Any]
     params: tuple[Param, ...] = ()
-    info: Mapping[str, Any] = field(default_factory=dict)
+    info: Any = None  # the family's info class (celltool.contracts); a dict is converted
     # Filled in by the registry:
     family: str = ""
     plugin: str = ""

@@ -20,3 +20,8 @@ class UsageError(CelltoolError):
     """A wrong command line (unknown plugin, bad option value): exit code 2."""
 
     exit_code = 2
+
+
+class InfeasibleError(ValueError):
+    """What was asked cannot be placed or done with this data (e.g. crops that do not fit in a
+    frame). Plugins raise it without a file; the step adds the file it was working on."""

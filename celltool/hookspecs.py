@@ -53,3 +53,10 @@ def register_simulators(register: Register) -> None:
 def register_commands(app: Any) -> None:
     """Add whole commands: ``app`` is the root Typer app (call ``app.command()`` or
     ``app.add_typer(sub_app, name=...)``)."""
+
+
+@hookspec
+def register_report_sections(register: Callable[[str, Callable[..., str]], None]) -> None:
+    """Add report sections (``celltool report``) for a folder kind: call
+    ``register(kind, render)`` with ``render(folder, manifest, ctx) -> str`` returning HTML
+    for a folder of that kind (``ctx``: :class:`celltool.report.context.ReportContext`)."""

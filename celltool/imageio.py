@@ -190,14 +190,19 @@ def default_axes(image: np.ndarray) -> str:
     raise ValueError(f"unsupported image shape {image.shape}")
 
 
-def write_labels(path: str | Path, labels: np.ndarray) -> Path:
-    """Write an instance or class label map losslessly as uint16 (PNG or TIFF)."""
+def as_labels(labels: np.ndarray, path: str | Path) -> np.ndarray:
+    """An instance or class label map as uint16, or a one-line error naming ``path``."""
     labels = np.asarray(labels)
     if labels.dtype.kind not in "biu":
         raise CelltoolError(f"label maps must be integer, not {labels.dtype}", path)
     if labels.size and (labels.min() < 0 or labels.max() > np.iinfo(np.uint16).max):
         raise CelltoolError("label values must lie in 0..65535 to be stored as uint16", path)
-    return write_image(path, labels.astype(np.uint16, copy=False))
+    return labels.astype(np.uint16, copy=False)
+
+
+def write_labels(path: str | Path, labels: np.ndarray) -> Path:
+    """Write an instance or class label map losslessly as uint16 (PNG or TIFF)."""
+    return write_image(path, as_labels(labels, path))
 
 
 def bit_depth_of(image: np.ndarray) -> int | None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+MIN_OBJECT_SIZE = 10  # px: smaller foreground components are not counted as objects
+
 
 def relabel_sequential(labels: np.ndarray) -> np.ndarray:
     """Renumber instance ids to 1..N in increasing id order (0 stays background)."""
@@ -154,3 +156,21 @@ def filter_instances(
         drop[np.unique(np.concatenate(edges))] = True
     drop[0] = False
     return relabel_sequential(np.where(drop[labels], 0, labels))
+
+
+def foreground(frame: np.ndarray) -> np.ndarray:
+    """Otsu foreground of one frame (all False for a constant frame)."""
+    from skimage.filters import threshold_otsu
+
+    frame = np.asarray(frame)
+    if frame.min() == frame.max():
+        return np.zeros(frame.shape, dtype=bool)
+    return frame > threshold_otsu(frame)
+
+
+def count_objects(mask: np.ndarray, min_object_size: int = MIN_OBJECT_SIZE) -> int:
+    """Objects in a boolean mask: 8-connected components of at least ``min_object_size`` px."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    return int(np.count_nonzero(np.bincount(labels.ravel())[1:] >= min_object_size))

@@ -39,7 +39,10 @@ KINDS = (
     "sequence",  # generated time-lapse
     "metrics",  # evaluation results
     "simulation",  # simulator output (images + ground truth)
+    "prototypes",  # nucleus prototypes for the 3D spheroid simulator (images + labels)
+    "spots",  # fluorescent spots: rendered images, spot label maps, masks, ground-truth table
     "demo",  # the demo's results
+    "report",  # an HTML report of other folders (celltool report)
 )
 
 
@@ -84,6 +87,23 @@ def folder_digest(folder: str | Path) -> str:
             if path.is_file():
                 sha.update(f"{path.name}\0{path.stat().st_size}\n".encode())
     return "sha256:" + sha.hexdigest()[:16]
+
+
+def file_digest(path: str | Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return "sha256:" + sha.hexdigest()[:16]
+
+
+def input_record(path: str | Path) -> dict[str, str]:
+    """What a manifest says of one input: its path, kind (``file`` for a file such as a config
+    or a checkpoint) and digest."""
+    path = Path(path)
+    if path.is_file():
+        return {"path": str(path.resolve()), "kind": "file", "digest": file_digest(path)}
+    return {"path": str(path.resolve()), "kind": kind_of(path), "digest": folder_digest(path)}
 
 
 def kind_of(folder: str | Path) -> str:
@@ -134,10 +154,7 @@ def make_manifest(
         "command": command_line(),
         "params": dict(params or {}),
         "seed": seed,
-        "inputs": [
-            {"path": str(Path(p).resolve()), "kind": kind_of(p), "digest": folder_digest(p)}
-            for p in inputs
-        ],
+        "inputs": [input_record(p) for p in inputs],
         "facts": dict(facts or {}),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -21,6 +21,12 @@ from celltool.imageio import atomic_write_bytes, default_mode
 from celltool.manifest import MANIFEST_NAME, dumps, read_manifest, write_manifest
 
 
+def folder_name(path: str | Path) -> str:
+    """The name of a folder, also for ``.``, ``..`` or a trailing slash (its real name)."""
+    path = Path(os.path.normpath(path))
+    return path.name if path.name not in ("", ".", "..") else path.resolve().name
+
+
 def default_output(first_input: str | Path, step: str) -> Path:
     """``imgs`` → ``imgs-segment`` beside it (trailing slashes ignored)."""
     path = Path(os.path.normpath(first_input))
@@ -60,6 +66,14 @@ def _is_within(path: Path, folder: Path) -> bool:
 
 
 def check_output(out: Path, inputs: Iterable[str | Path], overwrite: bool) -> None:
+    """Refuse an output folder that overlaps an input (any path the step reads), holds the
+    current directory, or is not empty without ``--overwrite``."""
+    out = Path(out)
+    if str(out) == "" or _is_within(Path.cwd(), out):
+        raise UsageError(
+            f"output folder {str(out) or repr('')} is (or holds) the current directory; "
+            "choose a new folder with -o"
+        )
     for folder in inputs:
         folder = Path(folder)
         if _is_within(out, folder) or _is_within(folder, out):
@@ -115,7 +129,7 @@ class OutputFolder:
             self.work = self.path
         else:
             self.work = Path(
-                tempfile.mkdtemp(prefix=f".{self.path.name}.partial-", dir=self.path.parent)
+                tempfile.mkdtemp(prefix=f".{folder_name(self.path)}.partial-", dir=self.path.parent)
             )
             self.work.chmod(default_mode(directory=True))
         return self.work
@@ -151,7 +165,7 @@ class OutputFolder:
         assert self.work is not None
         old = None
         if self.path.exists():
-            old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+            old = self.path.with_name(f".{folder_name(self.path)}.old-{os.getpid()}")
             os.replace(self.path, old)
         os.replace(self.work, self.path)
         if old is not None:

@@ -3,7 +3,9 @@
 Every plugin, built-in or third-party, is a module registered through the entry-point group
 ``celltool``. Loose ``*.py`` files can be loaded from plugin folders (``--plugins-dir`` or
 ``CELLTOOL_PLUGINS_DIR``). ``CELLTOOL_LOAD_PLUGINS`` is an allow-list of entry-point names
-(comma-separated; empty = none) and ``CELLTOOL_DISABLE_PLUGINS`` a block-list.
+(comma-separated; empty = none) and ``CELLTOOL_DISABLE_PLUGINS`` a block-list. The entry points
+come from a cache that any change to the installed distributions invalidates
+(:mod:`celltool.entrypoints`).
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ import sys
 import types
 from collections.abc import Iterable
 from dataclasses import replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pluggy
 
-from celltool import hookspecs
+from celltool import entrypoints, hookspecs
 from celltool.components import Component
+from celltool.contracts import typed_info
 from celltool.errors import CelltoolError, UsageError
 
 GROUP = "celltool"
@@ -71,7 +73,9 @@ class Registry:
             raise CelltoolError(
                 f"plugins '{other}' and '{plugin}' both register {family[:-1]} '{component.name}'"
             )
-        known[component.name] = replace(component, family=family, plugin=plugin)
+        where = f"plugin '{plugin}', {family[:-1]} '{component.name}'"
+        info = typed_info(family, component.info, where)
+        known[component.name] = replace(component, family=family, plugin=plugin, info=info)
 
     def names(self, family: str) -> list[str]:
         return sorted(self.families[family])
@@ -107,7 +111,8 @@ class PluginSet:
     def _invalid(self, exc: pluggy.PluginValidationError, name: str | None = None) -> CelltoolError:
         name = name or self.pm.get_name(exc.plugin) or getattr(exc.plugin, "__name__", "?")
         where = self.sources.get(name, "")
-        hooks = ", ".join(sorted(FAMILIES.values()) + ["register_commands"])
+        other = ["register_commands", "register_report_sections"]
+        hooks = ", ".join(sorted(FAMILIES.values()) + other)
         return CelltoolError(
             f"plugin '{name}' ({where}): {exc} (celltool's hooks: {hooks})".replace("\n", " ")
         )
@@ -123,7 +128,7 @@ class PluginSet:
         allow = os.environ.get(ENV_LOAD)
         allowed = None if allow is None else {n.strip() for n in allow.split(",") if n.strip()}
         blocked = {n.strip() for n in os.environ.get(ENV_DISABLE, "").split(",") if n.strip()}
-        for ep in metadata.entry_points(group=GROUP):
+        for ep in entrypoints.entry_points(GROUP):  # cached between runs (see entrypoints)
             if ep.name in self.dists or ep.name in blocked:
                 continue
             if allowed is not None and ep.name not in allowed:
@@ -136,10 +141,7 @@ class PluginSet:
                     f"disable it with {ENV_DISABLE}={ep.name}"
                 ) from exc
             self._register(module, ep.name, f"entry point {ep.value}")
-            dist = ep.dist
-            self.dists[ep.name] = (
-                (dist.metadata["Name"], dist.version) if dist is not None else ("?", "?")
-            )
+            self.dists[ep.name] = (ep.dist, ep.version)
 
     def _load_dir(self, folder: Path) -> None:
         if not folder.is_dir():

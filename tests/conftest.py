@@ -80,8 +80,8 @@ def sh(script: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedP
 @pytest.fixture
 def sim(tmp_path_factory) -> Path:
     """A small simulated data set (6 images of 128², seeded): OUT/{images,cells,nuclei}."""
-    from celltool.commands.simulate import simulate_folder
     from celltool.executor import ExecutorSpec
+    from celltool.steps.simulation import simulate as simulate_folder
 
     out = tmp_path_factory.mktemp("sim") / "sim"
     return simulate_folder(
@@ -89,7 +89,7 @@ def sim(tmp_path_factory) -> Path:
         n=6,
         size=(128, 128),
         seed=1,
-        component_params={"n_cells": 12, "cell_radius": "8,14"},
+        params={"n_cells": 12, "cell_radius": "8,14"},
         spec=ExecutorSpec("serial"),
     )
 
@@ -133,3 +133,47 @@ def stardist_nuclei() -> tuple[np.ndarray, np.ndarray]:
     if sample is None:
         pytest.skip(f"no stardist package in {TEST_DATA} (run `make test-data` once, online)")
     return sample
+
+
+def isolated_env(root: Path, source: Path) -> Path:
+    """A fresh venv that sees this interpreter's packages (celltool, numpy, ...) through a .pth
+    file, with only the third-party package at ``source`` pip-installed into it (as a user of
+    that package would), and a ``celltool`` launcher."""
+    import shutil
+    import site
+
+    env = root / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    (purelib,) = (env / "lib").glob("python*/site-packages")
+    shared = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    (purelib / "_host.pth").write_text(
+        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in shared) + "\n"
+    )
+    copy = root / "src"
+    shutil.copytree(source, copy)  # pip builds in-tree; keep the repo clean
+    python = env / "bin" / "python"
+    res = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--no-index", str(copy)],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    launcher = env / "bin" / "celltool"
+    launcher.write_text(
+        f"#!{python}\nimport sys\nfrom celltool.cli import main\nsys.exit(main())\n"
+    )
+    launcher.chmod(0o755)
+    return env
+
+
+def run_env(env: Path, *args: str | Path) -> subprocess.CompletedProcess:
+    """Run the ``celltool`` of an :func:`isolated_env` (no CELLTOOL_* settings)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CELLTOOL_")}
+    return subprocess.run(
+        [str(env / "bin" / "celltool"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=300,
+    )

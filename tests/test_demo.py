@@ -17,12 +17,12 @@ def demo(tmp_path_factory) -> Path:
     cwd = tmp_path_factory.mktemp("demo")
     res = cli("demo", "--quick", "-o", "out", cwd=cwd)
     assert res.returncode == 0, res.stderr
-    assert res.stdout == "out\n"  # the only thing on stdout: the demo folder
+    assert res.stdout == "out/report/index.html\n"  # the only thing on stdout: its report page
     return cwd / "out"
 
 
 def test_every_stage_wrote_its_kind_of_folder(demo):
-    from celltool.commands.demo import STAGES
+    from celltool.steps.demo import STAGES
 
     kinds = {
         "simulate": "simulation",
@@ -33,6 +33,7 @@ def test_every_stage_wrote_its_kind_of_folder(demo):
         "generate": "generated",
         "dual": "sequence",
         "evaluate": "metrics",
+        "report": "report",
     }
     assert read_manifest(demo)["kind"] == "demo"
     assert list(kinds) == list(STAGES)  # every stage is checked, in the demo's order

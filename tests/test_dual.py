@@ -35,11 +35,18 @@ TINY = {
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory) -> Path:
     """30 frames of 5 cells moving +2 px/frame in x → temporal pairs (train: frames 0–23)."""
-    from celltool.commands.dual import write_toy_timelapse
-    from celltool.commands.split import split_folder
+    from celltool_simulate.toy import moving_cells
+
+    from celltool.imageio import write_image
+    from celltool.steps.splitting import split as split_folder
 
     tmp = tmp_path_factory.mktemp("toy")
-    images, masks = write_toy_timelapse(tmp / "toy", 30, SIZE, 0, velocity=VELOCITY, cells=5)
+    frames = moving_cells(30, SIZE, seed=0, velocity=VELOCITY, cells=5)
+    images, masks = tmp / "toy" / "images", tmp / "toy" / "masks"
+    for folder, arrays in ((images, frames[0]), (masks, frames[1])):
+        folder.mkdir(parents=True)
+        for t, array in enumerate(arrays):
+            write_image(folder / f"t{t:03d}.png", array)
     split_folder(
         images, tmp / "pairs", masks=masks, method="frames", by="time", pairs="temporal",
         ratios=(0.8, 0.0, 0.2),
@@ -49,7 +56,8 @@ def toy(tmp_path_factory) -> Path:
 
 def _train(data: Path, run: Path, **extra) -> Path:
     from celltool import plugins
-    from celltool.training.loop import resolve_config, train
+    from celltool.training.loop import train
+    from celltool.training.runs import resolve_config
 
     component = plugins.get("trainers", "dual")
     options = {**TINY, **extra}
@@ -59,10 +67,11 @@ def _train(data: Path, run: Path, **extra) -> Path:
 
 
 def _generate(run: Path, inputs: list[Path], out: Path, **options) -> Path:
-    from celltool.commands.generate import resolve_generate_options
+    from celltool import plugins
+    from celltool.steps.generation import resolve_options
     from celltool.training.generate import generate_folder
 
-    opts = {**resolve_generate_options("dual", {}), "between": None, **options}
+    opts = {**resolve_options(plugins.get("trainers", "dual"), {}), "between": None, **options}
     return generate_folder(run, inputs, out, options=opts, device="cpu")
 
 
@@ -115,7 +124,7 @@ def test_temporal_gan_term_reaches_the_render_generator(toy):
 
     from celltool import plugins
     from celltool.training.api import Context, DataInfo
-    from celltool.training.loop import resolve_config
+    from celltool.training.runs import resolve_config
 
     config = resolve_config(plugins.get("trainers", "dual"), {**TINY, "epochs": 2})
     config["teacher_start"] = 0.0  # roll out on the model's own sketches
@@ -241,7 +250,8 @@ def test_resume_is_exact(toy, tmp_path):
     cut = _train(toy / "pairs", tmp_path / "cut", epochs=2, checkpoint_steps=1, rollout=1,
                  stop=30)  # fmt: skip
     from celltool import plugins
-    from celltool.training.loop import resolve_config, train
+    from celltool.training.loop import train
+    from celltool.training.runs import resolve_config
 
     component = plugins.get("trainers", "dual")
     config = resolve_config(component, {**TINY, "epochs": 2, "checkpoint_steps": 1, "rollout": 1})
@@ -258,7 +268,7 @@ def test_resume_is_exact(toy, tmp_path):
 
 
 def test_non_temporal_pairs_are_a_one_line_error(tmp_path):
-    from celltool.commands.train_run import write_pairs
+    from celltool.steps.splitting import pairs_folder as write_pairs
 
     image = np.zeros((32, 32), np.uint8)
     pairs = write_pairs(tmp_path / "p", {"train": [("a", image, image)]})

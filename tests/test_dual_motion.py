@@ -13,7 +13,7 @@ from celltool_dual.motion import (
     fit_motion,
     signed_distance,
 )
-from celltool_dual.toy import moving_cells
+from celltool_simulate.toy import moving_cells
 
 
 def _discs(centres, radius: float, size: int = 64) -> np.ndarray:

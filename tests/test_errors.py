@@ -87,7 +87,10 @@ def test_non_image_files_are_ignored_in_a_folder_but_refused_alone(imgs, tmp_pat
 def test_unknown_plugin_and_unknown_command(tmp_path):
     res = cli("simulate", "-o", str(tmp_path / "o"), "-m", "nope")
     assert res.returncode == 2
-    assert "unknown simulator 'nope' (available: cells2d)" in one_line(res)
+    assert (
+        "unknown simulator 'nope' (available: cells2d, spheroid, timelapse2d, toy-timelapse)"
+        in one_line(res)
+    )
     res = cli("segmentt", str(tmp_path))
     assert res.returncode == 2 and "No such command 'segmentt'" in res.stderr
     assert leftovers(tmp_path) == []

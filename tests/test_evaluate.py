@@ -84,7 +84,7 @@ def test_pairs_csv_and_unpaired_warning(sim, tmp_path):
 
 
 def test_pairing_rule_prefers_the_longest_real_stem():
-    from celltool.commands.evaluate import pair_files
+    from celltool.steps.evaluation.pairing import pair_files
 
     real = [Path("r/a_1.png"), Path("r/a_10.png"), Path("r/b.tif")]
     gen = [Path("g/a_10_fake.png"), Path("g/a_1-x.png"), Path("g/b.png"), Path("g/c.png")]

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import site
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, cli
+from conftest import REPO, cli, isolated_env, run_env
 from scipy import ndimage
 
 from celltool.imageio import list_images, read_image
@@ -24,42 +19,7 @@ EXAMPLE = REPO / "examples" / "celltool-example-plugin"
 
 @pytest.fixture(scope="module")
 def example_env(tmp_path_factory) -> Path:
-    """A fresh venv that sees this interpreter's packages (celltool, numpy, ...) through a
-    .pth file, with only the example plugin pip-installed into it."""
-    root = tmp_path_factory.mktemp("example-env")
-    env = root / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
-    (purelib,) = (env / "lib").glob("python*/site-packages")
-    shared = [p for p in site.getsitepackages() if Path(p).is_dir()]
-    (purelib / "_host.pth").write_text(
-        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in shared) + "\n"
-    )
-    source = root / "src"
-    shutil.copytree(EXAMPLE, source)  # pip builds in-tree; keep the repo clean
-    python = env / "bin" / "python"
-    res = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", str(source)],
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
-    assert res.returncode == 0, res.stderr
-    launcher = env / "bin" / "celltool"
-    launcher.write_text(
-        f"#!{python}\nimport sys\nfrom celltool.cli import main\nsys.exit(main())\n"
-    )
-    launcher.chmod(0o755)
-    return env
-
-
-def run_env(env: Path, *args: str | Path) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CELLTOOL_")}
-    return subprocess.run(
-        [str(env / "bin" / "celltool"), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=environ,
-    )
+    return isolated_env(tmp_path_factory.mktemp("example-env"), EXAMPLE)
 
 
 def test_example_plugin_is_listed_with_package_and_version(example_env):

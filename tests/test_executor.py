@@ -11,19 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from celltool.commands.simulate import simulate_folder
 from celltool.errors import UsageError
 from celltool.executor import ExecutorSpec, imap
 from celltool.manifest import read_manifest
 from celltool.outputs import Shard
+from celltool.steps.simulation import simulate as simulate_folder
 
 PARAMS = {"n_cells": 6, "cell_radius": "6,10"}
 
 
 def run_sim(out: Path, spec: ExecutorSpec, n: int = 5, shard: Shard | None = None) -> Path:
-    return simulate_folder(
-        out, n=n, size=(64, 64), seed=4, component_params=PARAMS, spec=spec, shard=shard
-    )
+    return simulate_folder(out, n=n, size=(64, 64), seed=4, params=PARAMS, spec=spec, shard=shard)
 
 
 def files(folder: Path) -> list[str]:

@@ -30,8 +30,8 @@ from celltool import hookimpl
 from celltool.components import Component, Param
 
 
-def _c(name):
-    return Component(name, f"test {name}", target="builtins:len", params=(Param("knob", 3),))
+def _c(name, **kw):
+    return Component(name, f"test {name}", target="builtins:len", params=(Param("knob", 3),), **kw)
 
 
 @hookimpl
@@ -56,7 +56,7 @@ def register_trainers(register):
 
 @hookimpl
 def register_metrics(register):
-    register(_c("metric-a"))
+    register(_c("metric-a", info={"kind": "image"}))
 
 
 @hookimpl
@@ -83,6 +83,11 @@ def world(name: str = "world"):
 @hookimpl
 def register_commands(app):
     app.add_typer(hello, name="hello")
+
+
+@hookimpl
+def register_report_sections(register):
+    register("blobs", lambda folder, manifest, ctx: "<p>blobs</p>")
 """
 
 
@@ -112,7 +117,7 @@ def test_loose_file_registers_every_family_and_a_command(tmp_path):
         "metrics": ["metric-a"],
         "simulators": ["blobs"],
     }
-    assert "register_commands" in rec["hooks"]
+    assert "register_commands" in rec["hooks"] and "register_report_sections" in rec["hooks"]
     res = cli("--plugins-dir", str(folder), "hello", "world", "--name", "cells")
     assert (res.returncode, res.stdout) == (0, "hello cells\n"), res.stderr
     assert "hello" in cli("--plugins-dir", str(folder), "--help").stdout
@@ -161,6 +166,9 @@ def test_allow_list_loads_only_named_entry_points(monkeypatch):
 def test_block_list_disables_a_plugin(tmp_path):
     res = cli("simulate", "-o", str(tmp_path / "o"), env={"CELLTOOL_DISABLE_PLUGINS": "simulate"})
     assert res.returncode == 2
+    assert "unknown simulator 'cells2d' (available: spheroid)" in res.stderr
+    blocked = {"CELLTOOL_DISABLE_PLUGINS": "simulate,spheroid"}
+    res = cli("simulate", "-o", str(tmp_path / "o"), env=blocked)
     assert "unknown simulator 'cells2d' (available: none installed)" in res.stderr
     res = cli("plugins", "--json", env={"CELLTOOL_DISABLE_PLUGINS": "other,simulate"})
     assert res.returncode == 0

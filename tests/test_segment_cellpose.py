@@ -58,8 +58,8 @@ def tiny_model(tmp_path_factory) -> tuple[Path, Path]:
     import torch
     from cellpose import models, train
 
-    from celltool.commands.simulate import simulate_folder
     from celltool.executor import ExecutorSpec
+    from celltool.steps.simulation import simulate as simulate_folder
 
     root = tmp_path_factory.mktemp("cellpose")
     sim = simulate_folder(
@@ -68,7 +68,7 @@ def tiny_model(tmp_path_factory) -> tuple[Path, Path]:
         size=(96, 96),
         seed=5,
         spec=ExecutorSpec("serial"),
-        component_params={"n_cells": 6, "cell_radius": "9,13", "max_overlap": 0.0},
+        params={"n_cells": 6, "cell_radius": "9,13", "max_overlap": 0.0},
     )
     files = list_images(sim / "images")
     images = [read_image(f).astype(np.float32) for f in files]

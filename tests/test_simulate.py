@@ -101,14 +101,14 @@ def test_simulate_folder_layout_and_manifests(sim):
 
 
 def test_simulate_16bit_folder(tmp_path):
-    from celltool.commands.simulate import simulate_folder
     from celltool.executor import ExecutorSpec
+    from celltool.steps.simulation import simulate as simulate_folder
 
     out = simulate_folder(
         tmp_path / "s16",
         n=2,
         size=(64, 48),
-        component_params={"bit_depth": 16, "n_cells": 4},
+        params={"bit_depth": 16, "n_cells": 4},
         spec=ExecutorSpec("serial"),
     )
     image = read_image(out / "images" / "sim_0001.png")
@@ -118,12 +118,12 @@ def test_simulate_16bit_folder(tmp_path):
 
 
 def test_a_failing_demo_stage_leaves_nothing(tmp_path, monkeypatch):
-    from celltool.commands import demo, simulate
+    from celltool.steps import demo
 
     def broken(*args, **kwargs):
         raise RuntimeError("stage broke")
 
-    monkeypatch.setattr(simulate, "demo_stage", broken)
+    monkeypatch.setitem(demo.STAGES, "simulate", broken)
     with pytest.raises(RuntimeError, match="stage broke"):
-        demo.run_demo(tmp_path / "demo2", quick=True)
+        demo.demo(tmp_path / "demo2", quick=True)
     assert not (tmp_path / "demo2").exists()

@@ -28,9 +28,9 @@ def run(*args) -> Path:
 
 @pytest.fixture
 def sketched(sim, tmp_path_factory) -> Path:
-    from celltool.commands.sketch import sketch_folder
+    from celltool.steps.sketching import sketch as sketch_folder
 
-    return sketch_folder(sim, tmp_path_factory.mktemp("sk") / "sk", component_params={"levels": 7})
+    return sketch_folder(sim, tmp_path_factory.mktemp("sk") / "sk", params={"levels": 7})
 
 
 def frames_and_masks(root: Path, sequences: dict[str, int], size=(48, 64)) -> tuple[Path, Path]:
@@ -182,17 +182,17 @@ def test_sequences_by_name_pattern_and_split_by_time(tmp_path):
 
 
 def test_sixteen_bit_is_kept(tmp_path):
-    from celltool.commands.simulate import simulate_folder
-    from celltool.commands.sketch import sketch_folder
+    from celltool.steps.simulation import simulate as simulate_folder
+    from celltool.steps.sketching import sketch as sketch_folder
 
     sim = simulate_folder(
         tmp_path / "sim",
         n=3,
         size=(64, 64),
         seed=2,
-        component_params={"bit_depth": 16, "n_cells": 6, "cell_radius": "6,10"},
+        params={"bit_depth": 16, "n_cells": 6, "cell_radius": "6,10"},
     )
-    sk = sketch_folder(sim, component_params={"levels": 4})
+    sk = sketch_folder(sim, params={"levels": 4})
     out = run(str(sk), "-o", str(tmp_path / "p"), "--method", "frames")
     meta = json.loads((out / "celltool.json").read_text())
     assert meta["facts"]["bit_depth"] == 16
@@ -202,6 +202,12 @@ def test_sixteen_bit_is_kept(tmp_path):
     np.testing.assert_array_equal(sample[:, :64], read_image(sim / "images" / row["frame"]))
     gray = read_image(sk / "gray" / row["frame"]).astype(np.uint16) * 257
     np.testing.assert_array_equal(sample[:, 64:], gray)
+    assert meta["facts"]["sketch_scaled_by_257"] is True
+    out3 = run(str(sk), "-o", str(tmp_path / "i"), "--method", "frames", "--sketch", "index")
+    meta3 = json.loads((out3 / "celltool.json").read_text())
+    assert meta3["facts"]["sketch_scaled_by_257"] is True  # index maps too: the flag says so
+    index = read_image(out3 / table(out3)[0]["file"])[:, 64:]
+    assert set(np.unique(index // 257)) <= set(range(5)) and not (index % 257).any()
     out2 = run(
         str(sk),
         "-o",
@@ -345,7 +351,7 @@ def test_ctc_export_reads_in_py_ctcmetrics(tmp_path):
 
 
 def test_assign_splits_by_frame_time_and_sequence():
-    from celltool_split.windows import assign_splits, split_counts, temporal_pairs
+    from celltool.splits import assign_splits, split_counts, temporal_pairs
 
     assert split_counts(10, (0.8, 0.1, 0.1)) == [8, 1, 1]
     assert split_counts(3, (0.98, 0.01, 0.01)) == [1, 1, 1]  # every asked-for split gets one

@@ -21,7 +21,7 @@ TINY_CONFIG = {"netG": "unet_32", "ngf": 4, "ndf": 4, "crop_size": 32, "preproce
 
 def make_pairs(tmp: Path, *, n: int = 6, size: int = 48, bit_depth: int = 8, seed: int = 0) -> Path:
     """A side-by-side pairs folder from simulated-looking blobs: image | mask."""
-    from celltool.commands.train_run import write_pairs
+    from celltool.steps.splitting import pairs_folder as write_pairs
 
     rng = np.random.default_rng(seed)
     items = []
@@ -134,7 +134,8 @@ def _weights(run: Path) -> dict:
 
 def _train(pairs: Path, run: Path, **extra):
     from celltool import plugins
-    from celltool.training.loop import resolve_config, train
+    from celltool.training.loop import train
+    from celltool.training.runs import resolve_config
 
     component = plugins.get("trainers", "pix2pix")
     options = {**TINY_CONFIG, "epochs": 3, "checkpoint_steps": 1, "seed": 3, **extra}
@@ -148,7 +149,8 @@ def test_resume_mid_epoch_is_exact(pairs, tmp_path):
     import torch
 
     from celltool import plugins
-    from celltool.training.loop import resolve_config, train
+    from celltool.training.loop import train
+    from celltool.training.runs import resolve_config
 
     _train(pairs, tmp_path / "full")
     _train(pairs, tmp_path / "cut", stop=5)

@@ -203,7 +203,8 @@ def test_master_weights_need_bf16_and_resume_exactly(pairs, tmp_path):  # noqa: 
 
     from celltool import plugins
     from celltool.errors import UsageError
-    from celltool.training.loop import resolve_config, train
+    from celltool.training.loop import train
+    from celltool.training.runs import resolve_config
 
     with pytest.raises(UsageError, match="--master-weights needs --precision bf16"):
         _train(pairs, tmp_path / "bad", epochs=1, master_weights=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import textwrap
 from typing import Annotated
 
 import typer
@@ -23,15 +25,29 @@ def add(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(records, indent=2))
             return
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table("plugin", "package", "version", "provides")
+        rows = []
         for rec in records:
-            provides = "\n".join(
-                f"{fam}: {', '.join(names)}" for fam, names in rec["provides"].items()
-            )
+            provides = [f"{fam}: {', '.join(names)}" for fam, names in rec["provides"].items()]
             if "register_commands" in rec["hooks"]:
-                provides = (provides + "\ncommands").strip()
-            table.add_row(rec["name"], rec["package"], rec["version"], provides)
-        Console().print(table)
+                provides.append("commands")
+            rows.append((rec["name"], rec["package"], rec["version"], provides))
+        typer.echo(table(rows))
+
+
+def table(rows: list[tuple[str, str, str, list[str]]]) -> str:
+    """Plain aligned columns (no rich: this is start-up time); "provides" wraps to the terminal."""
+    head = ("plugin", "package", "version")
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(3)]
+    indent = sum(widths) + 2 * len(widths)
+    room = max(30, shutil.get_terminal_size().columns - indent)
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + "  provides"]
+    for *cells, provides in rows:
+        wrapped = [
+            part
+            for line in provides or [""]
+            for part in textwrap.wrap(line, room, subsequent_indent="  ") or [""]
+        ]
+        first = "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True))
+        lines.append(f"{first}  {wrapped[0]}".rstrip())
+        lines += [" " * indent + part for part in wrapped[1:]]
+    return "\n".join(lines)

@@ -1,346 +1,21 @@
-"""``celltool split``: train/val/test image–sketch pairs (or a CTC export) from a sketch folder."""
+"""``celltool split``: the CLI of :func:`celltool.steps.splitting.split`."""
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
-import numpy as np
 import typer
 
-from celltool import plugins
-from celltool.cliutil import InputsArg, OutOpt, OverwriteOpt, SeedOpt, with_component_options
-from celltool.components import parse_floats
-from celltool.console import info, track, warn
-from celltool.errors import CelltoolError, UsageError
-from celltool.imageio import (
-    atomic_write_bytes,
-    list_image_tree,
-    matching_files,
-    read_image,
-    write_image,
-    write_labels,
+from celltool.commands.options import (
+    InputsArg,
+    OutOpt,
+    OverwriteOpt,
+    SeedOpt,
+    with_component_options,
 )
-from celltool.manifest import make_manifest, part, require_kind
-from celltool.outputs import OutputFolder, default_output
+from celltool.errors import UsageError
 from celltool.pipes import emit, input_folders
-
-LAYOUTS = ("side-by-side", "folders")
-TABLE = "crops.csv"
-
-
-@dataclass
-class Source:
-    """What split reads: images, their sketches (same stems) and, for CTC, instance labels."""
-
-    images: Path
-    sketch: Path | None
-    labels: Path | None  # instance label maps (None: connected components of ``sketch``)
-    classes: list[dict] | None
-    names: list[Path]  # image paths relative to ``images``
-    sequences: list[str]  # sequence of every image
-
-
-def _sequences(names: list[Path], pattern: str | None, images: Path) -> list[str]:
-    if pattern is None:
-        return [str(n.parent) if str(n.parent) != "." else "" for n in names]
-    try:
-        regex = re.compile(pattern)
-    except re.error as exc:
-        raise UsageError(f"--sequence-pattern {pattern!r}: {exc}") from None
-    out = []
-    for name in names:
-        found = regex.search(name.stem)
-        if not found:
-            raise CelltoolError(
-                f"name does not match --sequence-pattern {pattern!r}", images / name
-            )
-        out.append(found.group(1) if regex.groups else found.group(0))
-    return out
-
-
-def find_source(folder: Path, masks: Path | None, sketch_part: str, pattern: str | None) -> Source:
-    """Images + sketches of a sketch folder, or images + ``--masks``, or a simulation or
-    segmentation folder (its cell label maps as the sketch)."""
-    labels = None
-    classes = None
-    if masks is not None:
-        require_kind(folder, ("images",))
-        require_kind(masks, ("images", "labels"))
-        images, sketch = part(folder, "images"), masks
-    else:
-        manifest = require_kind(folder, ("sketch", "simulation", "segmentation")) or {}
-        images = part(folder, "images")
-        facts = manifest.get("facts", {})
-        if manifest["kind"] == "sketch":
-            sketch = part(folder, sketch_part)
-            classes = facts.get("classes")
-            if facts.get("cells") and not facts.get("binary_masks"):
-                labels = Path(facts["cells"])
-        else:
-            sketch = labels = part(folder, "cells")
-    names = list_image_tree(images)
-    return Source(images, sketch, labels, classes, names, _sequences(names, pattern, images))
-
-
-def _read_pair(image_path: Path, sketch_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    image = read_image(image_path)
-    sketch = read_image(sketch_path)
-    if sketch.ndim != 2:
-        raise CelltoolError(
-            f"is not a sketch or mask (shape {sketch.shape}; expected 2D)", sketch_path
-        )
-    if sketch.shape != image.shape[:2]:
-        raise CelltoolError(
-            f"size {sketch.shape} differs from its image's {image.shape[:2]}", sketch_path
-        )
-    return image, sketch
-
-
-def side_by_side(image: np.ndarray, sketch: np.ndarray) -> np.ndarray:
-    """``[image | sketch]`` in the image's dtype: an 8-bit sketch in a 16-bit file is scaled by
-    257 (0 → 0, 255 → 65535); a gray sketch beside a colour image is repeated per channel."""
-    if sketch.dtype != image.dtype:
-        if image.dtype == np.uint16 and sketch.dtype == np.uint8:
-            sketch = sketch.astype(np.uint16) * 257
-        else:
-            raise UsageError(
-                f"side-by-side needs the sketch ({sketch.dtype}) to fit the image's {image.dtype};"
-                " use --layout folders"
-            )
-    if image.ndim == 3:
-        sketch = np.repeat(sketch[..., None], image.shape[2], axis=2)
-    return np.concatenate([image, sketch], axis=1)
-
-
-def _crop(array: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
-    r, c, h, w = window
-    return array[r : r + h, c : c + w]
-
-
-def write_pairs(
-    src: Source,
-    work: Path,
-    *,
-    component: Any,
-    params: dict[str, Any],
-    splits: list[str],
-    layout: str,
-    temporal: bool,
-    seed: int,
-) -> tuple[list[dict], dict[str, int]]:
-    """Cut and write every sample; returns the crop table rows and samples per split."""
-    from celltool_split.windows import InfeasibleCrops
-
-    cut = component.load()
-    sketches = matching_files(src.sketch, src.names)
-    if temporal:
-        from celltool_split.windows import temporal_pairs
-
-        units = temporal_pairs(src.sequences, splits)
-    else:
-        units = [(i,) for i in range(len(src.names))]
-    per_unit = int(params.get(component.info.get("samples_param", ""), 1))
-    width = max(4, len(str(len(units) * per_unit)))
-    count = {"train": 0, "val": 0, "test": 0}
-    rows = []
-    for unit in track(units, len(units), "split"):
-        frames = [_read_pair(src.images / src.names[i], sketches[i]) for i in unit]
-        shape = frames[0][0].shape[:2]
-        if any(f[0].shape[:2] != shape for f in frames):
-            raise CelltoolError(
-                f"size differs from frame {src.names[unit[0]]}", src.images / src.names[unit[-1]]
-            )
-        try:
-            windows = cut(shape, np.random.default_rng([seed, unit[0]]), **params)
-        except InfeasibleCrops as exc:
-            raise CelltoolError(str(exc), src.images / src.names[unit[0]]) from None
-        split = splits[unit[0]]
-        for window in windows:
-            name = f"{count[split]:0{width}d}.png"
-            count[split] += 1
-            if layout == "side-by-side":
-                sample = side_by_side(_crop(frames[0][0], window), _crop(frames[0][1], window))
-                files = {f"{split}/{name}": sample}
-            else:
-                suffixes = ("_t", "_t1") if temporal else ("",)
-                files = {}
-                for (image, sketch), suffix in zip(frames, suffixes, strict=True):
-                    files[f"{split}/image{suffix}/{name}"] = _crop(image, window)
-                    files[f"{split}/sketch{suffix}/{name}"] = _crop(sketch, window)
-            for rel, array in files.items():
-                (work / rel).parent.mkdir(parents=True, exist_ok=True)
-                write_image(work / rel, array)
-            rows.append(
-                {
-                    "file": f"{split}/{name}",
-                    "split": split,
-                    "sequence": src.sequences[unit[0]],
-                    "frame": str(src.names[unit[0]]),
-                    "frame_t1": str(src.names[unit[1]]) if temporal else "",
-                    "row": window[0],
-                    "col": window[1],
-                    "height": window[2],
-                    "width": window[3],
-                }
-            )
-    return rows, count
-
-
-def write_ctc(src: Source, work: Path) -> dict[str, Any]:
-    """One CTC sequence per input sequence: ``NN/tTTT.tif``, ``NN_GT/SEG/man_segTTT.tif``,
-    ``NN_GT/TRA/man_trackTTT.tif`` and ``NN_GT/TRA/man_track.txt``."""
-    from celltool_split.ctc import Tracker, instances_from_mask
-
-    from_masks = src.labels is None
-    labels = matching_files(src.labels or src.sketch, src.names)
-    order: dict[str, list[int]] = {}
-    for i, seq in enumerate(src.sequences):
-        order.setdefault(seq, []).append(i)
-    facts: dict[str, Any] = {"sequences": {}}
-    for k, (seq, members) in enumerate(order.items(), start=1):
-        nn = f"{k:02d}"
-        digits = 3 if len(members) <= 1000 else 4
-        tracker = Tracker()
-        for d in (nn, f"{nn}_GT/SEG", f"{nn}_GT/TRA"):
-            (work / d).mkdir(parents=True)
-        for t, i in enumerate(track(members, len(members), f"ctc {nn}")):
-            image, lab = _read_pair(src.images / src.names[i], labels[i])
-            if from_masks:
-                lab = instances_from_mask(lab > 127)
-            elif lab.dtype.kind not in "iu":
-                raise CelltoolError(f"is not a label map ({lab.dtype})", labels[i])
-            tt = f"{t:0{digits}d}"
-            write_image(work / nn / f"t{tt}.tif", image)
-            write_labels(work / f"{nn}_GT/SEG/man_seg{tt}.tif", lab)
-            write_labels(work / f"{nn}_GT/TRA/man_track{tt}.tif", tracker.add(lab))
-        atomic_write_bytes(work / f"{nn}_GT/TRA/man_track.txt", tracker.table().encode())
-        facts["sequences"][nn] = {
-            "source": seq,
-            "frames": len(members),
-            "tracks": len(tracker.tracks),
-        }
-    facts["labels"] = "connected components of the masks (> 127)" if from_masks else str(src.labels)
-    return facts
-
-
-def split_folder(
-    source: Path,
-    out: Path | None = None,
-    *,
-    masks: Path | None = None,
-    method: str = "crops",
-    component_params: dict[str, Any] | None = None,
-    by: str = "frame",
-    ratios: tuple[float, ...] = (0.8, 0.1, 0.1),
-    layout: str = "side-by-side",
-    pairs: str = "single",
-    fmt: str = "pairs",
-    sketch_part: str = "gray",
-    sequence_pattern: str | None = None,
-    seed: int = 0,
-    overwrite: bool = False,
-) -> Path:
-    """Build a ``pairs`` folder (or a CTC export) from ``source``; see docs/sketch-split.md."""
-    from celltool_split.windows import assign_splits
-
-    if fmt not in ("pairs", "ctc"):
-        raise UsageError(f"--format {fmt!r}: choose pairs or ctc")
-    if layout not in LAYOUTS:
-        raise UsageError(f"--layout {layout!r}: choose {' or '.join(LAYOUTS)}")
-    if pairs not in ("single", "temporal"):
-        raise UsageError(f"--pairs {pairs!r}: choose single or temporal")
-    if sketch_part not in ("gray", "index"):
-        raise UsageError(f"--sketch {sketch_part!r}: choose gray or index")
-    if len(ratios) != 3 or min(ratios) < 0 or sum(ratios) <= 0:
-        raise UsageError("--ratios takes 3 non-negative numbers train,val,test (e.g. 0.8,0.1,0.1)")
-    temporal = pairs == "temporal"
-    if temporal and by == "frame":
-        raise UsageError("--pairs temporal needs --by time or --by sequence (whole runs of frames)")
-    if temporal:
-        layout = "folders"
-    component = plugins.get("splitters", method)
-    params = component.resolve(component_params)
-    src = find_source(source, masks, sketch_part, sequence_pattern)
-    out = out or default_output(source, "split" if fmt == "pairs" else "ctc")
-    inputs = [source] + ([masks] if masks is not None else [])
-    folder = OutputFolder(out, inputs=inputs, overwrite=overwrite)
-    with folder as work:
-        sample = read_image(src.images / src.names[0])
-        facts: dict[str, Any] = {
-            "bit_depth": int(sample.dtype.itemsize * 8),
-            "dtype": str(sample.dtype),
-            "classes": src.classes,
-            "images": str(src.images.resolve()),
-            "sketch": None if src.sketch is None else str(src.sketch.resolve()),
-            "n_frames": len(src.names),
-            "n_sequences": len(set(src.sequences)),
-        }
-        if fmt == "ctc":
-            facts.update(layout="ctc", **write_ctc(src, work))
-        else:
-            splits = assign_splits(src.sequences, ratios, by, np.random.default_rng(seed))
-            rows, count = write_pairs(
-                src,
-                work,
-                component=component,
-                params=params,
-                splits=splits,
-                layout=layout,
-                temporal=temporal,
-                seed=seed,
-            )
-            for split in count:
-                (work / split).mkdir(exist_ok=True)
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["file"])
-            writer.writeheader()
-            writer.writerows(rows)
-            atomic_write_bytes(work / TABLE, buffer.getvalue().encode())
-            frames = {s: sum(1 for x in splits if x == s) for s in count}
-            for split in count:
-                if not count[split] and ratios[("train", "val", "test").index(split)] > 0:
-                    warn(f"split '{split}' is empty ({len(src.names)} frames)")
-            facts.update(
-                layout=layout,
-                pairs=pairs,
-                parts=(["image_t", "sketch_t", "image_t1", "sketch_t1"] if temporal else None)
-                if layout == "folders"
-                else None,
-                side_by_side="left = image, right = sketch" if layout == "side-by-side" else None,
-                sketch_scaled_by_257=layout == "side-by-side"
-                and sample.dtype == np.uint16
-                and sketch_part == "gray",
-                table=TABLE,
-                by=by,
-                ratios=list(ratios),
-                frames_per_split=frames,
-                samples_per_split=count,
-            )
-            info(f"split: {frames} frames -> {count} samples")
-        folder.manifest = make_manifest(
-            "pairs",
-            step="split",
-            params={
-                **params,
-                "by": by,
-                "ratios": list(ratios),
-                "layout": layout,
-                "pairs": pairs,
-                "format": fmt,
-                "sketch": sketch_part,
-                "sequence_pattern": sequence_pattern,
-            },
-            seed=seed,
-            plugin=component,
-            inputs=inputs,
-            facts=facts,
-        )
-    return out
 
 
 def add(app: typer.Typer) -> None:
@@ -395,27 +70,25 @@ def add(app: typer.Typer) -> None:
         ] = None,
         seed: SeedOpt = 0,
         overwrite: OverwriteOpt = False,
-        component_params: dict | None = None,
+        options: dict | None = None,
     ) -> None:
         """Paired train/val/test data (image + sketch) for image models, split by frame or
         time, with a crop table; or a Cell Tracking Challenge export (--format ctc)."""
+        from celltool.steps.splitting import parse_ratios, split
+
         folders = input_folders(inputs)
         if len(folders) != 1:
             raise UsageError("split takes one input folder")
-        try:
-            values = parse_floats(ratios)
-        except ValueError:
-            raise UsageError(f"--ratios {ratios!r}: expected 3 numbers") from None
         emit(
             [
-                split_folder(
+                split(
                     folders[0],
                     output,
                     masks=masks,
                     method=method,
-                    component_params=component_params,
+                    params=options,
                     by=by,
-                    ratios=values,
+                    ratios=parse_ratios(ratios),
                     layout=layout,
                     pairs=pairs,
                     fmt=fmt,
@@ -426,14 +99,3 @@ def add(app: typer.Typer) -> None:
                 )
             ]
         )
-
-
-def demo_stage(out: Path, seed: int, quick: bool, results: dict[str, Path]) -> Path:
-    """The demo's split stage: two crops of a quarter of the image size per frame."""
-    return split_folder(
-        results["sketch"],
-        out / "pairs",
-        component_params={"crop": "64" if quick else "128", "crops": 2},
-        ratios=(0.7, 0.15, 0.15),
-        seed=seed,
-    )

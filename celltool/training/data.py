@@ -13,32 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from celltool.components import Param
 from celltool.errors import CelltoolError
 from celltool.imageio import list_images, read_image
 from celltool.manifest import read_manifest
 
 SPLITS = ("train", "val", "test")
-
-# Data options shared by paired models (pix2pix, dual, ...): include them in Component.params.
-DATA_PARAMS: tuple[Param, ...] = (
-    Param(
-        "direction",
-        "sketch2image",
-        "sketch2image (sketch → image) or image2sketch.",
-        choices=("sketch2image", "image2sketch"),
-    ),
-    Param("crop_size", 256, "Training crop size in px (also the generate tile size)."),
-    Param("load_size", 0, "Resize size before cropping (0: crop_size × 286/256)."),
-    Param(
-        "preprocess",
-        "resize_and_crop",
-        "resize_and_crop (pix2pix) | crop | none.",
-        choices=("resize_and_crop", "crop", "none"),
-    ),
-    Param("flip", True, "Random horizontal flips."),
-    Param("cache", False, "Keep decoded images in memory (small data sets)."),
-)
 
 
 # -- reading ---------------------------------------------------------------------------------

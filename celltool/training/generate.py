@@ -8,10 +8,22 @@ from typing import Any
 
 from celltool import plugins
 from celltool.errors import CelltoolError
-from celltool.manifest import make_manifest, require_kind
+from celltool.manifest import kind_of, make_manifest, require_kind
 from celltool.outputs import OutputFolder
 from celltool.training.api import DataInfo, GenerateJob, Trainer
-from celltool.training.loop import LATEST, load_checkpoint, load_networks, make_context, read_run
+from celltool.training.checkpoints import load_checkpoint, load_networks
+from celltool.training.runs import LATEST, read_run
+from celltool.training.runtime import make_context
+
+
+def option_inputs(component: Any, options: Mapping[str, Any]) -> list[Path]:
+    """Paths the model's generate options read (``Param(input=True)``, e.g. start sketches)."""
+    out: list[Path] = []
+    for p in component.info.generate_params:
+        value = options.get(p.name)
+        if p.input and value:
+            out += [Path(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+    return out
 
 
 def load_trainer(
@@ -54,12 +66,15 @@ def generate_folder(
     for path in inputs:
         if not Path(path).exists():
             raise CelltoolError("does not exist", path)
+        if Path(path).is_dir() and kind_of(path) in ("run", "metrics", "report"):
+            raise CelltoolError(f"is a '{kind_of(path)}' folder, not input images", path)
     import torch
 
     torch.manual_seed(seed)
     trainer, record = load_trainer(run, device=device, precision=precision, checkpoint=checkpoint)
     component = plugins.get("trainers", record["model"])
-    folder = OutputFolder(out, inputs=[run, *inputs], overwrite=overwrite)
+    reads = [*inputs, *([checkpoint] if checkpoint else []), *option_inputs(component, options)]
+    folder = OutputFolder(out, inputs=[run, *reads], overwrite=overwrite)
     with folder as work:
         job = GenerateJob(
             inputs=list(inputs), out=work, options={**options, "seed": seed}, ctx=trainer.ctx
@@ -71,7 +86,7 @@ def generate_folder(
             step="generate",
             params={
                 **options,
-                "precision": precision,
+                "precision": trainer.ctx.precision,
                 "checkpoint": str(checkpoint or LATEST),
                 "input_files": [str(Path(p).resolve()) for p in inputs if not Path(p).is_dir()],
             },

@@ -2,6 +2,7 @@
 
 from celltool import hookimpl
 from celltool.components import Component, Param
+from celltool.contracts import SegmenterInfo
 
 
 @hookimpl
@@ -32,10 +33,11 @@ def register_segmenters(register):
                 Param(
                     "preset",
                     "none",
-                    "Preset for options left at their defaults: 'seed' = the seed pipeline "
+                    "Preset for options left at their defaults: 'biomedical-image-generation' = "
+                    "Biomedical-Image-Generation's segmentation.py "
                     "(cells: cyto, diameter 31.1, flow 0.9; nuclei: nuclei, diameter 15.2, "
                     "flow 0.4).",
-                    choices=("none", "seed"),
+                    choices=("none", "biomedical-image-generation", "seed"),
                 ),
                 Param(
                     "download",
@@ -44,6 +46,6 @@ def register_segmenters(register):
                 ),
                 Param("gpu", False, "Run on a GPU when one is available."),
             ),
-            info={"targets": ("cells", "nuclei")},
+            info=SegmenterInfo(targets=("cells", "nuclei")),
         )
     )

@@ -18,17 +18,17 @@ import numpy as np
 
 from celltool.errors import CelltoolError, UsageError
 
-# The seed pipeline's settings (SEEDS.md §1.1): cyto at 31.1 px with flow 0.9, nuclei at 15.2 px.
-PRESETS: dict[str, dict[str, Any]] = {
-    "seed": {
-        "model": "cyto",
-        "diameter": 31.1,
-        "flow_threshold": 0.9,
-        "nuclei_model": "nuclei",
-        "nuclei_diameter": 15.2,
-        "nuclei_flow_threshold": 0.4,
-    }
+# Biomedical-Image-Generation's segmentation.py settings (SEEDS.md §1.1): cyto at 31.1 px with
+# flow 0.9, nuclei at 15.2 px. "seed" is the preset's old name.
+BIOMEDICAL = {
+    "model": "cyto",
+    "diameter": 31.1,
+    "flow_threshold": 0.9,
+    "nuclei_model": "nuclei",
+    "nuclei_diameter": 15.2,
+    "nuclei_flow_threshold": 0.4,
 }
+PRESETS: dict[str, dict[str, Any]] = {"biomedical-image-generation": BIOMEDICAL, "seed": BIOMEDICAL}
 DEFAULTS = {
     "model": "",
     "diameter": 0.0,

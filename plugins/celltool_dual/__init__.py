@@ -3,26 +3,27 @@
 
 Render (sketch_{t+1}, image_t) → image_{t+1}, sketch image → sketch, motion (sketch_t,
 image_t) → sketch_{t+1}; a temporal PatchGAN on (image_t, image_{t+1}, sketch_{t+1}); multi-step
-roll-outs with scheduled sampling. ``--variant seed`` is the Sequence-Generation seed's model
-(sketch_t → image_t, image → sketch, iterated). See docs/dual.md.
+roll-outs with scheduled sampling. ``--variant sequence-generation`` is Sequence-Generation's
+model (sketch_t → image_t, image → sketch, iterated). See docs/dual.md.
 """
 
 from dataclasses import replace
-
-from celltool_pix2pix import PARAMS as PIX2PIX_PARAMS  # no torch either
+from pathlib import Path
 
 from celltool import hookimpl
 from celltool.components import Component, Param
-from celltool.training.data import DATA_PARAMS  # numpy only, no torch
+from celltool.contracts import TrainerInfo
+from celltool.training.options import DATA_PARAMS, GAN_PARAMS, TEST_DROPOUT, TILING_PARAMS
 
-_pix2pix = {p.name: p for p in PIX2PIX_PARAMS}  # the shared network/loss options
+_pix2pix = GAN_PARAMS  # the shared network/loss options
 
 PARAMS = tuple(p for p in DATA_PARAMS if p.name != "direction") + (
     Param(
         "variant",
         "dual",
-        "dual (learns motion) or seed (the seed's sketch_t → image_t, image → sketch, iterated).",
-        choices=("dual", "seed"),
+        "dual (learns motion) or sequence-generation (Sequence-Generation's sketch_t → "
+        "image_t, image → sketch, iterated; 'seed' is its old name).",
+        choices=("dual", "sequence-generation", "seed"),
     ),
     _pix2pix["netG"],
     _pix2pix["ngf"],
@@ -42,7 +43,17 @@ PARAMS = tuple(p for p in DATA_PARAMS if p.name != "direction") + (
     _pix2pix["n_epochs_decay"],
 )
 
-GENERATE_PARAMS = (
+GENERATE_PARAMS = TILING_PARAMS + (
+    TEST_DROPOUT,
+    Param("steps", 0, "Frames to generate after each start frame.", min=1, max=100_000),
+    Param(
+        "between",
+        (),
+        "Generate --steps frames between two real frames A B (they may be the only inputs).",
+        type=Path,
+        nargs=2,
+        input=True,
+    ),
     Param(
         "motion",
         "auto",
@@ -54,6 +65,7 @@ GENERATE_PARAMS = (
         "start_sketches",
         "",
         "Folder of sketches of the start frames (same stems); default: the sketch model's.",
+        input=True,
     ),
 )
 
@@ -65,12 +77,15 @@ def register_trainers(register):
             name="dual",
             description="Temporal dual model: render (sketch_{t+1}, image_t) → image_{t+1}, "
             "sketch model, motion model, temporal PatchGAN, scheduled-sampling roll-outs; "
-            "--variant seed for the seed's iterated sketch → image → sketch.",
+            "--variant sequence-generation for Sequence-Generation's iterated sketch → image → "
+            "sketch.",
             target="celltool_dual.model:Dual",
             params=PARAMS,
-            info={
-                "defaults": {"epochs": 200, "batch_size": 1, "lr": 2e-4},
-                "generate_params": GENERATE_PARAMS,
-            },
+            info=TrainerInfo(
+                inputs=("PAIRS",),
+                data="temporal",
+                defaults={"epochs": 200, "batch_size": 1, "lr": 2e-4},
+                generate_params=GENERATE_PARAMS,
+            ),
         )
     )

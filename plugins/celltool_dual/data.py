@@ -99,7 +99,7 @@ class SequenceDataset:
             raise CelltoolError(f"split '{split}' holds no pairs", self.folder)
         self.chains = chains(self.folder, split, names)
         longest = max(len(c) for c in self.chains)
-        wanted = int(config.get("rollout", 1)) + 1 if config.get("variant") != "seed" else 2
+        wanted = int(config.get("rollout", 1)) + 1 if config.get("variant", "dual") == "dual" else 2
         self.length = max(2, min(wanted, longest))
         self.windows = [
             (ci, start)

@@ -9,8 +9,9 @@ one discriminator ``D``.
   λ_sketch·|S(x_{t+1}) − s_{t+1}|. Roll-outs feed the model its own outputs (scheduled
   sampling: real frames with a chance falling linearly from ``teacher_start`` to
   ``teacher_end`` over the epochs); the sketch state of a roll-out moves through M.
-- variant ``seed``: R(s_t) → x_t with a conditional PatchGAN on (s_t, x_t) and λ_L1·L1; S on R's
-  detached output → s_t with L1 (the seed's Model 2). Generation iterates s ← S(R(s)).
+- variant ``sequence-generation`` (Sequence-Generation's model): R(s_t) → x_t with a
+  conditional PatchGAN on (s_t, x_t) and λ_L1·L1; S on R's detached output → s_t with L1
+  (its Model 2). Generation iterates s ← S(R(s)).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from celltool.training.schedules import decay_schedulers
 from celltool.training.tiling import tiled_apply
 from celltool_dual.data import SequenceDataset
 
+ORIGINAL = "sequence-generation"  # the variant that is Sequence-Generation's model
+
 
 def interpolate_masks(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
     """Shape interpolation of two boolean masks: the zero level of the signed distance maps
@@ -52,6 +55,8 @@ class Dual(Trainer):
         super().__init__(config, info, ctx)
         c = self.config
         self.variant = str(c.get("variant", "dual"))
+        if self.variant == "seed":  # the option's old name
+            self.variant = ORIGINAL
         cs, ci = info.in_channels, info.out_channels
         self.cs, self.ci = cs, ci
 
@@ -101,7 +106,7 @@ class Dual(Trainer):
         """The generator terms (unweighted means over roll-out steps) and the detached
         (real, fake) discriminator inputs."""
         xs, ss = batch["images"], batch["sketches"]
-        if self.variant == "seed":
+        if self.variant == ORIGINAL:
             return self._seed_losses(xs, ss)
         steps = xs.shape[1] - 1
         chance = self.teacher_chance()
@@ -182,7 +187,7 @@ class Dual(Trainer):
         """sketch_t+1 | image_t | generated image_t+1 | real image_t+1 (seed: sketch | R | real)."""
         xs, ss = batch["images"], batch["sketches"]
         show = lambda t: t[:, :1]  # noqa: E731  first channel, gray columns
-        if self.variant == "seed":
+        if self.variant == ORIGINAL:
             return [show(ss[:, 0]), show(self.R(ss[:, 0])), show(xs[:, 0])]
         x, s = xs[:, 0], ss[:, 0]
         pred_s = self.M(torch.cat([s, x], 1))
@@ -211,7 +216,7 @@ class Dual(Trainer):
     def step(self, x: torch.Tensor, s: torch.Tensor, options: Mapping[str, Any]):
         """One recursion step with the motion network from (image_t, sketch_t) →
         (image_t+1, sketch_t+1). dual: s ← M(s, x), x ← R(s, x); seed: s ← S(R(s)), x ← R(s)."""
-        if self.variant == "seed":
+        if self.variant == ORIGINAL:
             s = self._net(self.S, self._net(self.R, s, options), options)
             return self._net(self.R, s, options), s
         s = self._net(self.M, torch.cat([s, x]), options)
@@ -219,9 +224,9 @@ class Dual(Trainer):
 
     def motion_mode(self, options: Mapping[str, Any]) -> str:
         """``fitted`` or ``net`` for dual (``--motion``; auto = fitted when the run has a fitted
-        motion model), ``seed`` for the seed variant."""
-        if self.variant == "seed":
-            return "seed"
+        motion model), ``sequence-generation`` for Sequence-Generation's variant."""
+        if self.variant == ORIGINAL:
+            return ORIGINAL
         wanted = str(options.get("motion") or "auto")
         has_fitted = bool(self.info.extra.get("motion_model"))
         if wanted == "fitted" and not has_fitted:
@@ -302,7 +307,7 @@ class Dual(Trainer):
         for k in range(1, steps + 1):
             mask = interpolate_masks(ma, mb, k / (steps + 1))
             s = torch.from_numpy(np.where(mask, 1.0, -1.0).astype(np.float32))
-            inp = s if self.variant == "seed" else torch.cat([s, x])
+            inp = s if self.variant == ORIGINAL else torch.cat([s, x])
             x = self._net(self.R, inp, options)
             out.append((self._to_array(x, self.info.bit_depth), self._to_array(s, 8)))
         return out
@@ -344,6 +349,8 @@ class Dual(Trainer):
             sketch_dir = Path(opts["start_sketches"]) if opts.get("start_sketches") else None
             from celltool.console import track
 
+            if not job.inputs:
+                raise UsageError("give start frames as INPUT folder(s), or --between A B")
             starts = [p for folder in job.inputs for p in list_images(folder)]
             if not starts:
                 raise CelltoolError("holds no start images", job.inputs[0])

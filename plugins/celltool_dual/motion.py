@@ -39,9 +39,10 @@ from typing import Any
 
 import numpy as np
 
-# numpy only; cells are counted and flow is measured as celltool evaluate does
-from celltool_metrics.sequence import MIN_OBJECT_SIZE as MIN_OBJECT
-from celltool_metrics.sequence import count_objects, flows
+# cells are counted and flow is measured as celltool evaluate does
+from celltool.flow import flows
+from celltool.labels import MIN_OBJECT_SIZE as MIN_OBJECT
+from celltool.labels import count_objects
 
 
 @dataclass(frozen=True)

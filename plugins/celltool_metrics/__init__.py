@@ -12,6 +12,7 @@ Targets (imported only when used), by ``info["kind"]``:
 
 from celltool import hookimpl
 from celltool.components import Component, Param
+from celltool.contracts import METRIC_KINDS
 
 M = "celltool_metrics"
 
@@ -22,14 +23,15 @@ def _c(name, target, kind, higher, description, params=(), **info):
         description=description,
         target=target,
         params=tuple(params),
-        info={"kind": kind, "higher_is_better": higher, **info},
+        info=METRIC_KINDS[kind](higher_is_better=higher, **info),
     )
 
 
 SSIM_WINDOW = Param(
     "ssim_window",
     "gaussian",
-    "SSIM window: gaussian (Wang et al., σ 1.5) or uniform7 (skimage default, the seed's).",
+    "SSIM window: gaussian (Wang et al., σ 1.5) or uniform7 (skimage default, as "
+    "Biomedical-Image-Generation's Metrics.py).",
     choices=("gaussian", "uniform7"),
 )
 LPIPS_PARAMS = (
@@ -84,7 +86,7 @@ METRICS = (
         "sequence",
         False,
         "Object count and coverage curves (errors).",
-        (Param("min_object_size", 10, "Smallest object counted, in px."),),
+        (Param("min_object_size", 10, "Smallest object counted, in px.", min=0, max=10**9),),
     ),
     _c("per_step", f"{M}.sequence:per_step", "sequence", True, "PSNR/SSIM/MAE per time step."),
     # volumes
@@ -103,9 +105,11 @@ METRICS = (
         False,
         "q95 Sobel edge strength vs depth (error).",
         (
-            Param("edge_tile", 100, "Tile size in px for the edge profile."),
-            Param("edge_min_length", 50, "Shortest tile profile kept, in slices."),
-            Param("edge_min_peak", 0.026, "Smallest peak edge strength of a kept tile."),
+            Param("edge_tile", 100, "Tile size in px for the edge profile.", min=4, max=100_000),
+            Param(
+                "edge_min_length", 50, "Shortest tile profile kept, in slices.", min=1, max=100_000
+            ),
+            Param("edge_min_peak", 0.026, "Smallest peak edge strength of a kept tile.", min=0),
         ),
     ),
     # segmentation (instance label maps)
@@ -174,3 +178,10 @@ METRICS = (
 def register_metrics(register):
     for component in METRICS:
         register(component)
+
+
+@hookimpl
+def register_commands(app):
+    from celltool_metrics.commands import add
+
+    add(app)

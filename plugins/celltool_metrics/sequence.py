@@ -1,7 +1,8 @@
 """Sequence metrics: a generated time-lapse against the real continuation (numpy in, dicts out).
 
 Frames are 2D gray arrays; generated step k is compared with real frame k (the caller aligns
-them). Motion uses dense Farnebäck flow with the seed's parameters on 8-bit frames.
+them). Motion uses dense Farnebäck flow (celltool.flow) with Sequence-Generation's parameters on
+8-bit frames.
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from celltool.flow import flows, to_uint8
+from celltool.labels import MIN_OBJECT_SIZE, count_objects, foreground
 from celltool_metrics import image
 
-MIN_OBJECT_SIZE = 10  # px: smaller foreground components are not counted as objects
-
-FARNEBACK = dict(
-    pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0
-)
+__all__ = ["MIN_OBJECT_SIZE", "count_objects", "flows", "foreground", "to_uint8"]
 
 
 def _check(real: Sequence[np.ndarray], gen: Sequence[np.ndarray]) -> None:
@@ -27,23 +26,6 @@ def _check(real: Sequence[np.ndarray], gen: Sequence[np.ndarray]) -> None:
     for r, g in zip(real, gen, strict=False):
         if r.shape != g.shape or r.ndim != 2:
             raise ValueError(f"frames must be 2D and of equal shape, not {r.shape} vs {g.shape}")
-
-
-def to_uint8(frame: np.ndarray, data_range: float) -> np.ndarray:
-    """Scale [0, data_range] to 0..255 (rounded, clipped) for optical flow."""
-    x = np.asarray(frame, dtype=np.float64) * (255.0 / float(data_range))
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
-
-
-def flows(frames: Sequence[np.ndarray], data_range: float) -> list[np.ndarray]:
-    """Farnebäck flow (H, W, 2) from frame k to k+1, for k = 0..T−2."""
-    import cv2
-
-    gray = [to_uint8(f, data_range) for f in frames]
-    return [
-        cv2.calcOpticalFlowFarneback(a, b, None, **FARNEBACK)
-        for a, b in zip(gray[:-1], gray[1:], strict=False)
-    ]
 
 
 def motion(
@@ -98,24 +80,6 @@ def frame_difference(
         "frame_difference_generated": float(np.mean(ng)),
         "curves": {"frame_difference_real": nr, "frame_difference_generated": ng},
     }
-
-
-def foreground(frame: np.ndarray) -> np.ndarray:
-    """Otsu foreground of one frame (all False for a constant frame)."""
-    from skimage.filters import threshold_otsu
-
-    frame = np.asarray(frame)
-    if frame.min() == frame.max():
-        return np.zeros(frame.shape, dtype=bool)
-    return frame > threshold_otsu(frame)
-
-
-def count_objects(mask: np.ndarray, min_object_size: int = MIN_OBJECT_SIZE) -> int:
-    """Objects in a boolean mask: 8-connected components of at least ``min_object_size`` px."""
-    from scipy import ndimage
-
-    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
-    return int(np.count_nonzero(np.bincount(labels.ravel())[1:] >= min_object_size))
 
 
 def objects(

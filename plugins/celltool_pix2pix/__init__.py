@@ -2,32 +2,21 @@
 
 from celltool import hookimpl
 from celltool.components import Component, Param
-from celltool.training.data import DATA_PARAMS  # numpy only, no torch
+from celltool.contracts import TrainerInfo
+from celltool.training.options import DATA_PARAMS, GAN_PARAMS, TEST_DROPOUT, TILING_PARAMS
 
-PARAMS = DATA_PARAMS + (
-    Param("netG", "unet_256", "Generator: unet_256, unet_128 (any unet_<2^k>), resnet_9blocks."),
-    Param(
-        "netD",
-        "basic",
-        "Discriminator: basic (PatchGAN 70×70), n_layers, pixel.",
-        choices=("basic", "n_layers", "pixel"),
-    ),  # fmt: skip
-    Param("n_layers_D", 3, "Layers of the n_layers discriminator."),
-    Param("ngf", 64, "Generator filters in the first layer."),
-    Param("ndf", 64, "Discriminator filters in the first layer."),
-    Param("norm", "batch", "Normalisation.", choices=("batch", "instance", "none")),
-    Param("dropout", True, "Dropout 0.5 in the U-Net's inner decoder (or the ResNet blocks)."),
-    Param("gan_mode", "vanilla", "GAN loss.", choices=("vanilla", "lsgan", "hinge")),
-    Param("lambda_l1", 100.0, "Weight of the L1 loss."),
-    Param("beta1", 0.5, "Adam β1."),
-    Param("n_epochs_decay", -1, "Epochs of linear lr decay at the end (-1: half of --epochs)."),
-    Param("channels_last", False, "Channels-last memory format (faster on CPU with bf16)."),
-    Param(
-        "compile",
-        False,
-        "torch.compile G and D (training) and G with frozen weights (generate; ~30 s once).",
-    ),
-    Param("fused_adam", False, "Fused Adam kernels."),
+PARAMS = (
+    DATA_PARAMS
+    + tuple(GAN_PARAMS.values())
+    + (
+        Param("channels_last", False, "Channels-last memory format (faster on CPU with bf16)."),
+        Param(
+            "compile",
+            False,
+            "torch.compile G and D (training) and G with frozen weights (generate; ~30 s once).",
+        ),
+        Param("fused_adam", False, "Fused Adam kernels."),
+    )
 )
 
 
@@ -40,9 +29,13 @@ def register_trainers(register):
             "GAN + 100·L1, Adam 2e-4 β1 0.5, constant then linear lr decay.",
             target="celltool_pix2pix.model:Pix2Pix",
             params=PARAMS,
-            info={
-                "defaults": {"epochs": 200, "batch_size": 1, "lr": 2e-4},
-                "generate_params": (
+            info=TrainerInfo(
+                inputs=("PAIRS",),
+                data="paired",
+                defaults={"epochs": 200, "batch_size": 1, "lr": 2e-4},
+                generate_params=TILING_PARAMS
+                + (
+                    TEST_DROPOUT,
                     Param(
                         "compile",
                         False,
@@ -50,6 +43,6 @@ def register_trainers(register):
                         "on CPU (on by default when the run was trained with compile).",
                     ),
                 ),
-            },
+            ),
         )
     )

@@ -175,9 +175,8 @@ class Pix2Pix(Trainer):
 
     def generate(self, job: GenerateJob) -> dict[str, Any]:
         opts = job.options
-        if opts.get("steps") or opts.get("between"):
-            raise UsageError("pix2pix translates single images; --steps/--between are for "
-                             "sequence models such as 'dual'")  # fmt: skip
+        if not job.inputs:
+            raise UsageError("pix2pix translates images: give INPUT folder(s) or files")
         self.train_mode(False)
         self.compile_inference = self.compile_inference or bool(opts.get("compile"))
         if opts.get("dropout"):  # the paper's test-time noise: dropout stays on

@@ -8,6 +8,33 @@ from scipy import ndimage
 MIN_CELL_AREA = 40
 
 
+def wobble_terms(rng: np.random.Generator, irregularity: float) -> list[tuple[float, float]]:
+    """(amplitude, phase) of the outline harmonics k = 2..5 of one irregular shape."""
+    return [(rng.normal(0, irregularity / k), rng.uniform(0, 2 * np.pi)) for k in range(2, 6)]
+
+
+def shape_mask(
+    terms: list[tuple[float, float]],
+    radius: float,
+    aspect: float,
+    angle: float,
+    dy: np.ndarray,
+    dx: np.ndarray,
+) -> np.ndarray:
+    """A filled irregular ellipse centred at 0 with the outline harmonics ``terms``, over pixel
+    offsets ``dy`` and ``dx`` (fixed terms keep a cell's outline from frame to frame)."""
+    cos, sin = np.cos(angle), np.sin(angle)
+    u, v = dx * cos + dy * sin, -dx * sin + dy * cos
+    a, b = radius * np.sqrt(aspect), radius / np.sqrt(aspect)
+    phi = np.arctan2(v, u)
+    rho = np.hypot(u, v)
+    r_edge = a * b / np.sqrt((b * np.cos(phi)) ** 2 + (a * np.sin(phi)) ** 2)
+    wobble = np.ones_like(phi)
+    for k, (amplitude, phase) in enumerate(terms, start=2):
+        wobble += amplitude * np.cos(k * phi + phase)
+    return rho <= r_edge * np.clip(wobble, 0.5, 1.5)
+
+
 def _shape_mask(
     rng: np.random.Generator,
     radius: float,
@@ -18,16 +45,7 @@ def _shape_mask(
     dx: np.ndarray,
 ) -> np.ndarray:
     """A filled irregular ellipse centred at 0, over pixel offsets ``dy`` and ``dx``."""
-    cos, sin = np.cos(angle), np.sin(angle)
-    u, v = dx * cos + dy * sin, -dx * sin + dy * cos
-    a, b = radius * np.sqrt(aspect), radius / np.sqrt(aspect)
-    phi = np.arctan2(v, u)
-    rho = np.hypot(u, v)
-    r_edge = a * b / np.sqrt((b * np.cos(phi)) ** 2 + (a * np.sin(phi)) ** 2)
-    wobble = np.ones_like(phi)
-    for k in range(2, 6):
-        wobble += rng.normal(0, irregularity / k) * np.cos(k * phi + rng.uniform(0, 2 * np.pi))
-    return rho <= r_edge * np.clip(wobble, 0.5, 1.5)
+    return shape_mask(wobble_terms(rng, irregularity), radius, aspect, angle, dy, dx)
 
 
 def _largest_piece(mask: np.ndarray) -> np.ndarray:
@@ -103,9 +121,32 @@ def place_cells(
     return cells, nuclei
 
 
+def check_counts(shape: tuple[int, int], n_cells: int, cell_radius: tuple[float, float]) -> None:
+    """Refuse more cells than the image area holds (placement would try in vain for minutes):
+    at most twice the area over the smallest cell's."""
+    from celltool.errors import UsageError
+
+    lo = min(cell_radius)
+    if lo <= 0 or max(cell_radius) < lo:
+        raise UsageError(f"--cell-radius {cell_radius}: expected 0 < lo <= hi")
+    limit = int(2 * shape[0] * shape[1] / (np.pi * lo**2)) + 1
+    if n_cells > limit:
+        raise UsageError(
+            f"--n-cells {n_cells}: a {shape[0]}x{shape[1]} image holds at most about {limit} "
+            f"cells of radius {lo:g} px; lower --n-cells or --cell-radius"
+        )
+
+
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
     noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
     return noise / (noise.std() + 1e-8)
+
+
+def background_pattern(
+    rng: np.random.Generator, shape: tuple[int, int], background: float, texture: float
+) -> np.ndarray:
+    """The background signal: ``background`` with a smooth (sigma 16 px) variation."""
+    return background * (1 + 0.3 * texture * _smooth_noise(rng, shape, 16.0))
 
 
 def render(
@@ -122,14 +163,25 @@ def render(
     photons: float,
     read_noise: float,
     bit_depth: int,
+    levels: np.ndarray | None = None,
+    background_field: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Fluorescence image of the given cells: signal, vignetting, PSF, shot and read noise."""
-    n = int(cells.max())
-    level = np.concatenate([[0.0], rng.uniform(*cell_intensity, size=n)]).astype(np.float32)
-    signal = level[cells]
+    """Fluorescence image of the given cells: signal, vignetting, PSF, shot and read noise.
+
+    ``levels`` (brightness per id, ``levels[0]`` = 0) and ``background_field`` (the smooth
+    background pattern, :func:`background_pattern`) default to fresh draws from ``rng``; a
+    time-lapse passes its own so that a cell keeps its brightness and the background its
+    pattern from frame to frame.
+    """
+    if levels is None:
+        n = int(cells.max())
+        levels = np.concatenate([[0.0], rng.uniform(*cell_intensity, size=n)])
+    signal = np.asarray(levels, np.float32)[cells]
     signal = np.where(nuclei > 0, signal * nucleus_gain, signal)
     signal *= np.clip(1 + texture * _smooth_noise(rng, cells.shape, 2.0), 0.2, None)
-    signal += background * (1 + 0.3 * texture * _smooth_noise(rng, cells.shape, 16.0))
+    if background_field is None:
+        background_field = background_pattern(rng, cells.shape, background, texture)
+    signal += background_field
     yy, xx = np.mgrid[0 : cells.shape[0], 0 : cells.shape[1]].astype(np.float32)
     r2 = ((yy - cells.shape[0] / 2) ** 2 + (xx - cells.shape[1] / 2) ** 2) / (
         (cells.shape[0] / 2) ** 2 + (cells.shape[1] / 2) ** 2
@@ -167,6 +219,7 @@ def simulate_cells(
     bit_depth: int = 8,
 ) -> dict[str, np.ndarray]:
     """One simulated image: ``{"images": image, "cells": labels, "nuclei": labels}``."""
+    check_counts(shape, n_cells, cell_radius)
     cells, nuclei = place_cells(
         shape,
         rng,

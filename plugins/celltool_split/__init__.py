@@ -3,6 +3,7 @@ frames). Split assignment, layouts, temporal pairs and the CTC export are in cel
 
 from celltool import hookimpl
 from celltool.components import Component, Param, parse_ints
+from celltool.contracts import SplitterInfo
 
 
 @hookimpl
@@ -11,20 +12,31 @@ def register_splitters(register):
         Component(
             name="crops",
             description="Seeded random crops per frame with a minimum origin distance "
-            "(bounded rejection sampling), as the seed's DS_Gen scripts.",
+            "(bounded rejection sampling), as Biomedical-Image-Generation's DS_Gen scripts.",
             target="celltool_split.windows:random_crops",
             params=(
-                Param("crop", (256, 256), "Crop size 'H,W' (or one number).", parse=parse_ints),
-                Param("crops", 4, "Crops per frame."),
+                Param(
+                    "crop",
+                    (256, 256),
+                    "Crop size 'H,W' (or one number).",
+                    parse=parse_ints,
+                    min=1,
+                    max=65535,
+                ),
+                Param("crops", 4, "Crops per frame.", min=1, max=10_000),
                 Param(
                     "min_distance",
                     -1.0,
                     "Smallest distance between crop origins in px; -1 = the crop diagonal "
-                    "(crops never overlap; the seed's 362 for 256 crops).",
+                    "(crops never overlap; DS_Gen's 362 for 256 crops).",
+                    min=-1,
+                    max=1e6,
                 ),
-                Param("max_tries", 1000, "Origin draws per frame before giving up."),
+                Param(
+                    "max_tries", 1000, "Origin draws per frame before giving up.", min=1, max=10**7
+                ),
             ),
-            info={"samples_param": "crops"},
+            info=SplitterInfo(samples_param="crops"),
         )
     )
     register(

@@ -1,4 +1,4 @@
-"""Where samples come from and which split they go to: numpy in, numpy out.
+"""Where samples are cut from a frame: numpy in, numpy out.
 
 A splitter (the ``register_splitters`` family) is ``f(shape, rng, **params) -> windows``:
 ``shape`` is the frame's (H, W), ``rng`` a seeded ``numpy.random.Generator`` of that frame, and
@@ -11,14 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from celltool.errors import UsageError
+from celltool.errors import InfeasibleError, UsageError
 
 Window = tuple[int, int, int, int]
-SPLITS = ("train", "val", "test")
-
-
-class InfeasibleCrops(ValueError):
-    """The crops asked for cannot be placed in a frame."""
 
 
 def crop_size(crop: Sequence[int]) -> tuple[int, int]:
@@ -44,14 +39,14 @@ def random_crops(
     ``max_tries // 10`` rejections in a row the accepted origins are dropped and it restarts).
 
     ``min_distance`` -1 means the crop diagonal, so crops never overlap.
-    Raises :class:`InfeasibleCrops` when the crop does not fit or the draws run out.
+    Raises :class:`InfeasibleError` when the crop does not fit or the draws run out.
     """
     h, w = crop_size(crop)
     height, width = int(shape[0]), int(shape[1])
     if crops < 1:
         raise UsageError("--crops must be at least 1")
     if h > height or w > width:
-        raise InfeasibleCrops(f"a {h}x{w} crop does not fit in a {height}x{width} frame")
+        raise InfeasibleError(f"a {h}x{w} crop does not fit in a {height}x{width} frame")
     limit = float(np.hypot(h, w)) if min_distance < 0 else float(min_distance)
     accepted: list[tuple[int, int]] = []
     best = 0
@@ -69,7 +64,7 @@ def random_crops(
             rejected += 1
             if rejected >= restart_after:  # the accepted origins block the rest: start over
                 accepted, rejected = [], 0
-    raise InfeasibleCrops(
+    raise InfeasibleError(
         f"placed at most {best} of {crops} {h}x{w} crops with origins more than "
         f"{limit:.1f} px apart in a {height}x{width} frame after {max_tries} tries; "
         "lower --crops or --min-distance, or use a smaller --crop"
@@ -79,74 +74,3 @@ def random_crops(
 def whole_frame(shape: Sequence[int], rng: np.random.Generator) -> list[Window]:
     """One sample: the whole frame."""
     return [(0, 0, int(shape[0]), int(shape[1]))]
-
-
-def split_counts(n: int, ratios: Sequence[float]) -> list[int]:
-    """Frames per split for ``n`` frames (largest remainders; a split with a positive ratio
-    gets at least one frame when there are enough frames)."""
-    ratios = np.asarray(ratios, np.float64)
-    ratios = ratios / ratios.sum()
-    raw = ratios * n
-    counts = np.floor(raw).astype(int)
-    for i in np.argsort(-(raw - counts), kind="stable")[: n - counts.sum()]:
-        counts[i] += 1
-    for i in np.flatnonzero((ratios > 0) & (counts == 0)):
-        donor = int(np.argmax(counts))
-        if counts[donor] > 1:
-            counts[donor] -= 1
-            counts[i] += 1
-    return [int(c) for c in counts]
-
-
-def assign_splits(
-    sequences: Sequence[str], ratios: Sequence[float], by: str, rng: np.random.Generator
-) -> list[str]:
-    """The split ('train'/'val'/'test') of every frame, frames given in time order with their
-    sequence names.
-
-    ``by='frame'``: a seeded random partition of the frames. ``by='time'``: in every sequence
-    the earliest frames go to train, then val, the latest to test. ``by='sequence'``: whole
-    sequences go to one split (a seeded random partition of the sequences).
-    """
-    n = len(sequences)
-    out = [""] * n
-    if by == "frame":
-        order = rng.permutation(n)
-        start = 0
-        for split, count in zip(SPLITS, split_counts(n, ratios), strict=True):
-            for i in order[start : start + count]:
-                out[int(i)] = split
-            start += count
-        return out
-    groups: dict[str, list[int]] = {}
-    for i, seq in enumerate(sequences):
-        groups.setdefault(seq, []).append(i)
-    if by == "time":
-        for members in groups.values():
-            start = 0
-            for split, count in zip(SPLITS, split_counts(len(members), ratios), strict=True):
-                for i in members[start : start + count]:
-                    out[i] = split
-                start += count
-        return out
-    if by == "sequence":
-        names = list(groups)
-        picks = assign_splits(names, ratios, "frame", rng)
-        for name, split in zip(names, picks, strict=True):
-            for i in groups[name]:
-                out[i] = split
-        return out
-    raise UsageError(f"--by {by!r}: choose frame, time or sequence")
-
-
-def temporal_pairs(sequences: Sequence[str], splits: Sequence[str]) -> list[tuple[int, int]]:
-    """Pairs (t, t+1) of consecutive frames of the same sequence in the same split.
-
-    Frames are in time order; a pair never crosses a sequence or split boundary and the
-    last frame of a sequence is never paired with itself.
-    """
-    return [
-        (i, i + 1)
-        for i in range(len(sequences) - 1)
-        if sequences[i] == sequences[i + 1] and splits[i] == splits[i + 1]
-    ]

@@ -2,6 +2,7 @@
 
 from celltool import hookimpl
 from celltool.components import Component, Param
+from celltool.contracts import SegmenterInfo
 
 
 @hookimpl
@@ -61,6 +62,6 @@ def register_segmenters(register):
                     "With a nuclear channel: smallest distance between two nucleus seeds in px.",
                 ),
             ),
-            info={"targets": ("cells", "nuclei")},
+            info=SegmenterInfo(targets=("cells", "nuclei")),
         )
     )

@@ -15,13 +15,14 @@ from typing import Annotated, Optional
 import typer
 
 from celltool import hookimpl
-from celltool.cliutil import ExecutorOpt, InputsArg, OutOpt, OverwriteOpt, WorkersOpt, run_each
+from celltool.commands.options import ExecutorOpt, InputsArg, OutOpt, OverwriteOpt, WorkersOpt
 from celltool.errors import CelltoolError
 from celltool.executor import ExecutorSpec
 from celltool.imageio import list_images, read_image, write_image
 from celltool.manifest import make_manifest, part, require_kind
 from celltool.outputs import OutputFolder, default_output
 from celltool.pipes import emit, input_folders
+from celltool.steps.common import run_each
 
 
 def invert_one(path: Path, out: Path, fail_on: int, index: int) -> int:

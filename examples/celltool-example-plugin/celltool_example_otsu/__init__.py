@@ -2,6 +2,7 @@
 
 from celltool import hookimpl
 from celltool.components import Component, Param
+from celltool.contracts import SegmenterInfo
 
 
 @hookimpl
@@ -15,6 +16,6 @@ def register_segmenters(register):
                 Param("sigma", 1.0, "Gaussian smoothing before thresholding (px)."),
                 Param("otsu_scale", 1.0, "Multiply the Otsu threshold by this."),
             ),
-            info={"targets": ("cells",)},
+            info=SegmenterInfo(targets=("cells",)),
         )
     )

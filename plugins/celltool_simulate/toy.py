@@ -1,5 +1,6 @@
 """Toy time-lapses of moving cells (numpy only): bright blurred ellipses on a gray background
-translated by a constant velocity each frame, with their binary masks. For tests and the demo."""
+translated by a constant velocity each frame, with their binary masks. For tests and quick
+checks of temporal models (a known, constant motion)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,26 @@ def moving_cells(
         images.append(np.clip(np.rint(image), 0, 255).astype(np.uint8))
         masks.append(mask.astype(np.uint8) * 255)
     return images, masks
+
+
+def simulate_toy(
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+    *,
+    frames: int = 24,
+    n_cells: int = 6,
+    velocity: tuple[float, float] = (0.0, 2.0),
+    radius: tuple[float, float] = (4.0, 7.0),
+) -> dict[str, np.ndarray]:
+    """The simulator target: ``{"images": (T, H, W) uint8, "cells": (T, H, W) uint16}``
+    (cells: connected components of each frame's mask; a square field of side ``shape[0]``)."""
+    from scipy import ndimage
+
+    if shape[0] != shape[1]:
+        raise ValueError(f"the toy time-lapse is square; got {shape}")
+    seed = int(rng.integers(0, 2**31))
+    images, masks = moving_cells(
+        frames, shape[0], cells=n_cells, velocity=velocity, radius=radius, seed=seed
+    )
+    labels = [ndimage.label(m > 0)[0].astype(np.uint16) for m in masks]
+    return {"images": np.stack(images), "cells": np.stack(labels)}
