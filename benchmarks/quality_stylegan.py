@@ -119,13 +119,12 @@ def train(
 
 
 def generate(run: Path, out: Path, n: int, split: str) -> list[np.ndarray]:
-    from celltool.commands.generate import resolve_generate_options
     from celltool.imageio import read_image
-    from celltool.training.generate import generate_folder
+    from celltool.steps.generation import generate as generate_step
 
-    opts = resolve_generate_options("stylegan", {"count": n, "split": split, "batch_size": 16})
-    opts.update(steps=0, between=None)
-    generate_folder(run, [], out, options=opts, device=DEVICE[0], seed=1000, overwrite=True)
+    options = {"count": n, "split": split, "batch_size": 16}
+    generate_step(run, [], out, options=options, device=DEVICE[0], precision="fp32", seed=1000,
+                  overwrite=True)  # fmt: skip
     return [read_image(p) for p in sorted((out / "labels").glob("*.png"))]
 
 

@@ -98,6 +98,11 @@ def test_kid_fid_with_a_weights_file_the_test_builds(tmp_path):
     assert diff["fid"] == pytest.approx(inception.fid(fa, fb), rel=1e-6)
     assert diff["kid"] > inception.kid(fa, fa[::-1].copy(), subsets=5)[0]
     assert diff["n_real"] == diff["n_gen"] == 6
+    # the registered form (per-image features in evaluate's workers, then compare)
+    m = inception.kid_fid_metric
+    fr = [m.features(x, inception_weights=str(path), inception_size=75) for x in real]
+    fg = [m.features(x, inception_weights=str(path), inception_size=75) for x in other]
+    assert m.compare(fr, fg, kid_subsets=5)["fid"] == pytest.approx(diff["fid"], rel=1e-4)
     bad = tmp_path / "bad.pt"
     torch.save({"x": torch.zeros(1)}, bad)
     from celltool.errors import CelltoolError
@@ -136,3 +141,27 @@ def test_fid_eigenvalue_form_equals_the_matrix_square_root(n, d):
     assert fid(a, b) == pytest.approx(ref, rel=1e-6)
     assert abs(fid(a, a)) < 1e-8 * ref
     assert kid(a, b, subsets=3)[0] > abs(kid(a, a[::-1].copy(), subsets=3)[0])
+
+
+def test_evaluate_command_compares_unpaired_mask_sets(tmp_path):
+    """`celltool evaluate REAL GEN -m mask_shapes,mask_merge_split`: set-level, no pairing
+    (different names and counts), the numbers of the functions."""
+    from conftest import cli
+
+    from celltool.imageio import write_image
+
+    real = [grid_discs(radius=5), grid_discs(radius=6)]
+    gen = [grid_discs(radius=7)] * 3
+    for name, maps in (("real", real), ("gen", gen)):
+        (tmp_path / name).mkdir()
+        for i, m in enumerate(maps):
+            write_image(tmp_path / name / f"{name}{i}.png", m)
+    out = tmp_path / "ev"
+    res = cli("evaluate", tmp_path / "real", tmp_path / "gen", "-m",
+              "mask_shapes,mask_merge_split", "-o", out)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    got = __import__("json").loads((out / "summary.json").read_text())["distribution"]
+    want = masks.shape_statistics(real, gen)
+    for key in ("area_w", "solidity_w", "nn_distance_w", "count_rel_error"):
+        assert got[f"mask_shapes.{key}"] == pytest.approx(want[key])
+    assert got["mask_merge_split.large_gen"] == masks.merge_split(real, gen)["large_gen"]

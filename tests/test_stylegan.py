@@ -115,7 +115,8 @@ def test_augmentations_change_d_input_keep_gradients_and_are_identity_at_p0():
 
 def _train(masks: Path, run: Path, **extra):
     from celltool import plugins
-    from celltool.training.loop import resolve_config, train
+    from celltool.training.loop import train
+    from celltool.training.runs import resolve_config
 
     component = plugins.get("trainers", "stylegan")
     options = {**TINY, "epochs": 3, "checkpoint_steps": 1, "seed": 3, **extra}
@@ -158,7 +159,7 @@ def test_resume_restores_weights_optimizers_ema_ada_and_images_seen(tmp_path):
 def test_ada_p_is_restored_from_the_checkpoint(tmp_path):
     from celltool import plugins
     from celltool.training.api import Context, DataInfo
-    from celltool.training.loop import resolve_config
+    from celltool.training.runs import resolve_config
 
     config = resolve_config(plugins.get("trainers", "stylegan"), {**TINY, "epochs": 1})
     from celltool_stylegan.model import StyleGAN
@@ -172,13 +173,10 @@ def test_ada_p_is_restored_from_the_checkpoint(tmp_path):
 
 
 def _generate(run: Path, out: Path, **options):
-    from celltool.commands.generate import resolve_generate_options
-    from celltool.training.generate import generate_folder
+    from celltool.steps.generation import generate
 
-    seed, steps = options.pop("seed", 0), options.pop("steps", 0)
-    opts = resolve_generate_options("stylegan", options)
-    opts.update(steps=steps, between=None)
-    return generate_folder(run, [], out, options=opts, device="cpu", seed=seed)
+    seed = options.pop("seed", 0)
+    return generate(run, [], out, options=options, device="cpu", precision="fp32", seed=seed)
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +214,7 @@ def test_generate_interpolation_truncation_and_no_augmentation(trained, tmp_path
 
     monkeypatch.setattr(augment, "ada", boom)
     monkeypatch.setattr(augment, "diffaugment", boom)
-    _generate(trained, tmp_path / "walk", interpolate="5,7", steps=4, raw=True)
+    _generate(trained, tmp_path / "walk", interpolate=(5, 7), steps=4, raw=True)
     walk = np.load(tmp_path / "walk" / "latents.npz")
     assert walk["walk_w"].shape == (4, 8)
     _generate(trained, tmp_path / "ends", count=3, seed=5)
@@ -243,7 +241,8 @@ def test_cli_options_and_bounds(tmp_path):
     res = incli("train", "stylegan", masks, "-o", run, "--resolution", "24")
     assert res.returncode == 2 and "power of two" in res.stderr and not run.exists()
     res = incli("train", "stylegan", masks, "-o", run, "--gamma", "-1")
-    assert res.returncode == 2 and "--gamma" in res.stderr and not run.exists()
+    assert res.returncode == 2 and "--gamma" in res.stderr and "[0, 1000]" in res.stderr
+    assert not run.exists()
     res = incli("train", "stylegan", masks, "-o", run, "--cfg", "stylegan9")
     assert res.returncode == 2 and "--cfg" in res.stderr
 
@@ -254,7 +253,7 @@ def test_sixteen_bit_binary_masks_and_bf16_steps(tmp_path):
 
     from celltool import plugins
     from celltool.training.api import Context, DataInfo
-    from celltool.training.loop import resolve_config
+    from celltool.training.runs import resolve_config
 
     binary = ((touching_labels() > 0) * 65535).astype(np.uint16)
     write_image(tmp_path / "b.png", binary)
@@ -270,3 +269,19 @@ def test_sixteen_bit_binary_masks_and_bf16_steps(tmp_path):
         losses = trainer.train_step(batch)
     assert {"G", "D", "D_r1"} <= set(losses) and all(np.isfinite(v) for v in losses.values())
     assert trainer.G_ema.mapping.w_avg.dtype == torch.float32
+
+
+def test_generate_command_line_from_noise(trained, tmp_path):
+    from test_train import incli
+
+    out = tmp_path / "g"
+    res = incli("generate", trained, "-o", out, "--count", "2", "--seed", "4",
+                "--interpolate", "1", "2", "--steps", "3", "--precision", "fp32")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (out / "labels").iterdir()) == [
+        "walk_0000.png", "walk_0001.png", "walk_0002.png"]  # fmt: skip
+    res = incli("generate", trained, "-o", tmp_path / "h", "--count", "2", "--seed", "4")
+    assert res.returncode == 0, res.stderr
+    assert len(list((tmp_path / "h" / "masks").iterdir())) == 2
+    res = incli("generate", trained, tmp_path, "-o", tmp_path / "x")
+    assert res.returncode == 2 and "from noise" in res.stderr

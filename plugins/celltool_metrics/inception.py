@@ -15,6 +15,7 @@ measure edge statistics. Read them after the shape statistics of :mod:`celltool_
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -122,6 +123,15 @@ def kid(
     return float(np.mean(values)), float(np.std(values))
 
 
+def scores(fa: np.ndarray, fb: np.ndarray, kid_subsets: int = 100) -> dict[str, float]:
+    """KID (mean and std over subsets) and FID of two feature sets."""
+    fa, fb = np.asarray(fa, np.float64), np.asarray(fb, np.float64)
+    k, k_std = kid(fa, fb, subsets=kid_subsets)
+    f = fid(fa, fb) if min(len(fa), len(fb)) > 1 else float("nan")
+    return {"kid": k, "kid_std": k_std, "fid": f, "n_real": float(len(fa)),
+            "n_gen": float(len(fb))}  # fmt: skip
+
+
 def kid_fid(
     real: Sequence[np.ndarray],
     generated: Sequence[np.ndarray],
@@ -131,10 +141,37 @@ def kid_fid(
     inception_size: int = 299,
     kid_subsets: int = 100,
 ) -> dict[str, float]:
-    """Set-level KID (×1, mean and std over subsets) and FID of generated vs real masks."""
+    """Set-level KID and FID of generated vs real masks (both sets at once)."""
     net = load_inception(inception_weights, inception_device)
-    fa = features(net, list(real), size=inception_size).astype(np.float64)
-    fb = features(net, list(generated), size=inception_size).astype(np.float64)
-    k, k_std = kid(fa, fb, subsets=kid_subsets)
-    return {"kid": k, "kid_std": k_std, "fid": fid(fa, fb) if min(len(fa), len(fb)) > 1 else
-            float("nan"), "n_real": float(len(fa)), "n_gen": float(len(fb))}  # fmt: skip
+    fa = features(net, list(real), size=inception_size)
+    fb = features(net, list(generated), size=inception_size)
+    return scores(fa, fb, kid_subsets)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_net(weights: str, device: str):
+    """One network per process (each evaluate worker loads the file once)."""
+    return load_inception(weights, device)
+
+
+class KidFid:
+    """``kid_fid`` as a registered distribution metric: per image its 2048 pool features,
+    over the sets :func:`scores`."""
+
+    def features(
+        self,
+        image: np.ndarray,
+        *,
+        inception_weights: str = "",
+        inception_device: str = "cpu",
+        inception_size: int = 299,
+        **_: object,
+    ) -> np.ndarray:
+        net = _cached_net(str(inception_weights), str(inception_device))
+        return features(net, [image], size=int(inception_size))[0]
+
+    def compare(self, real, gen, *, kid_subsets: int = 100, **_: object) -> dict[str, float]:
+        return scores(np.stack(list(real)), np.stack(list(gen)), int(kid_subsets))
+
+
+kid_fid_metric = KidFid()

@@ -1,7 +1,10 @@
 """Mask metrics: a SET of generated masks or label maps against a set of real ones.
 
 No pairing: generated masks are samples, so every metric compares distributions over the whole
-sets (call each metric once with all real and all generated maps).
+sets. As registered metrics (``DistributionMetricInfo``, kind ``distribution``) they are
+objects with ``features(image, **params)`` per image (run in worker processes) and
+``compare(real_features, gen_features, **params)`` over the two sets; as functions,
+:func:`shape_statistics` and :func:`merge_split` take both sets of arrays at once.
 
 Shape statistics (lead with these; they are in the masks' own terms):
 
@@ -89,30 +92,40 @@ def nearest_neighbour(cy: np.ndarray, cx: np.ndarray) -> np.ndarray:
     return dist[:, 1]
 
 
+def image_features(array: np.ndarray, min_size: int = 1) -> dict[str, np.ndarray | float]:
+    """One image's statistics (small, picklable): count and coverage, the shapes of its interior
+    objects, the nearest-neighbour distances of all its objects."""
+    labels = as_labels(array)
+    t = object_table(labels, min_size)
+    sizes = np.bincount(labels.ravel())
+    kept = np.flatnonzero(sizes >= min_size)
+    coverage = float(sizes[kept[kept > 0]].sum() / labels.size)
+    out: dict[str, np.ndarray | float] = {"count": float(len(t["area"])), "coverage": coverage}
+    for k in SHAPES:
+        out[k] = t[k][~t["border"]]
+    out["nn_distance"] = nearest_neighbour(t["cy"], t["cx"])
+    return out
+
+
+def combine(features: Sequence[dict]) -> dict[str, np.ndarray]:
+    """Per-image features → the set's distributions (per-image count/coverage, all objects)."""
+    out: dict[str, np.ndarray] = {}
+    for k in IMAGE_STATS:
+        out[k] = np.asarray([f[k] for f in features], dtype=np.float64)
+    for k in SHAPES + ("nn_distance",):
+        parts = [np.asarray(f[k], dtype=np.float64) for f in features]
+        out[k] = np.concatenate(parts) if parts else np.zeros(0)
+    return out
+
+
 def collect(maps: Sequence[np.ndarray], min_size: int = 1) -> dict[str, np.ndarray]:
-    """All statistics of a set: per-image count/coverage, per-object shapes (interior objects)
-    and nearest-neighbour distances."""
-    out: dict[str, list] = {k: [] for k in SHAPES + IMAGE_STATS + ("nn_distance",)}
-    for array in maps:
-        labels = as_labels(array)
-        t = object_table(labels, min_size)
-        out["count"].append(len(t["area"]))
-        kept = np.isin(labels, np.flatnonzero(np.bincount(labels.ravel()) >= min_size))
-        out["coverage"].append(float((kept & (labels > 0)).mean()))
-        for k in SHAPES:
-            out[k].append(t[k][~t["border"]])
-        out["nn_distance"].append(nearest_neighbour(t["cy"], t["cx"]))
-    return {
-        k: np.asarray(v, dtype=np.float64) if k in IMAGE_STATS else _cat(v) for k, v in out.items()
-    }
-
-
-def _cat(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0)
+    """All statistics of a set of masks or label maps (see :func:`combine`)."""
+    return combine([image_features(m, min_size) for m in maps])
 
 
 def normalized_wasserstein(real: np.ndarray, gen: np.ndarray) -> float:
-    """W1(real, gen) / std(real) (NaN when a side is empty; W1 alone when std(real) = 0)."""
+    """W1(real, gen) / std(real) (NaN when a side is empty; W1 alone when the real values have
+    no spread beyond rounding)."""
     from scipy.stats import wasserstein_distance
 
     real, gen = np.asarray(real, float), np.asarray(gen, float)
@@ -120,16 +133,14 @@ def normalized_wasserstein(real: np.ndarray, gen: np.ndarray) -> float:
         return float("nan")
     w = float(wasserstein_distance(real, gen))
     std = float(real.std())
-    return w / std if std > 0 else w
+    spread = std > 1e-9 * max(float(np.abs(real).mean()), 1.0)  # not rounding noise
+    return w / std if spread else w
 
 
-def shape_statistics(
-    real: Sequence[np.ndarray], generated: Sequence[np.ndarray], *, mask_min_size: int = 1
-) -> dict[str, float]:
+def compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, float]:
     """Normalised W1 of every distribution (``<stat>_w``), the means of both sets
     (``<stat>_real``, ``<stat>_gen``) and the relative error of the mean count and coverage
-    per image (``count_rel_error`` = |mean_gen − mean_real| / mean_real). Set-level."""
-    a, b = collect(real, mask_min_size), collect(generated, mask_min_size)
+    per image (``count_rel_error`` = |mean_gen − mean_real| / mean_real)."""
     out: dict[str, float] = {}
     for k in SHAPES + ("nn_distance",) + IMAGE_STATS:
         out[f"{k}_w"] = normalized_wasserstein(a[k], b[k])
@@ -142,6 +153,13 @@ def shape_statistics(
     return out
 
 
+def shape_statistics(
+    real: Sequence[np.ndarray], generated: Sequence[np.ndarray], *, mask_min_size: int = 1
+) -> dict[str, float]:
+    """:func:`compare` of two sets of masks or label maps (set-level, unpaired)."""
+    return compare(collect(real, mask_min_size), collect(generated, mask_min_size))
+
+
 def merge_split(
     real: Sequence[np.ndarray], generated: Sequence[np.ndarray], *, factor: float = 2.0
 ) -> dict[str, float]:
@@ -149,7 +167,11 @@ def merge_split(
     of interior objects larger than ``factor`` × the real median area (``large_*``: merged
     neighbours) and smaller than median / ``factor`` (``small_*``: fragments), real and
     generated. A generator that merges touching cells shows ``large_gen`` ≫ ``large_real``."""
-    a, b = collect(real)["area"], collect(generated)["area"]
+    return area_fractions(collect(real)["area"], collect(generated)["area"], factor)
+
+
+def area_fractions(a: np.ndarray, b: np.ndarray, factor: float = 2.0) -> dict[str, float]:
+    """:func:`merge_split` from the interior object areas of both sets."""
     if a.size == 0:
         return {k: float("nan") for k in ("large_real", "large_gen", "small_real", "small_gen")}
     median = float(np.median(a))
@@ -160,6 +182,12 @@ def merge_split(
         "small_real": _fraction(a < median / factor),
         "small_gen": _fraction(b < median / factor),
     }
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    if not parts:
+        return np.zeros(0)
+    return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts])
 
 
 def _fraction(flags: np.ndarray) -> float:
@@ -179,3 +207,29 @@ def touching_split(components_maps: Sequence[np.ndarray], instance_maps: Sequenc
         split += int((per_comp > 1).sum())
     return {"components": total, "split_components": split,
             "split_fraction": split / total if total else float("nan")}  # fmt: skip
+
+
+# -- the registered distribution metrics (celltool.contracts.DistributionMetricInfo) ---------
+class MaskShapes:
+    """``mask_shapes``: per image :func:`image_features`, over the sets :func:`compare`."""
+
+    def features(self, image: np.ndarray, *, mask_min_size: int = 1, **_: object) -> dict:
+        return image_features(image, int(mask_min_size))
+
+    def compare(self, real: Sequence[dict], gen: Sequence[dict], **_: object) -> dict:
+        return compare(combine(real), combine(gen))
+
+
+class MergeSplit:
+    """``mask_merge_split``: per image the interior object areas, over the sets
+    :func:`area_fractions`."""
+
+    def features(self, image: np.ndarray, **_: object) -> np.ndarray:
+        return np.asarray(image_features(image)["area"])
+
+    def compare(self, real: Sequence[np.ndarray], gen: Sequence[np.ndarray], **_: object):
+        return area_fractions(_cat(list(real)), _cat(list(gen)))
+
+
+mask_shapes = MaskShapes()
+mask_merge_split = MergeSplit()

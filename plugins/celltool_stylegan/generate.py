@@ -6,7 +6,7 @@ standard normal vector, so one sample can be regenerated, edited or interpolated
 - ``labels/seedNNNNNN.png``: instance label map (uint16, 0 = background, 1..N);
 - ``masks/seedNNNNNN.png``: the binary mask (uint8 0/255);
 - ``latents.npz``: ``seeds`` (N), ``z`` (N × z_dim), ``w`` (N × w_dim, after truncation),
-  ``truncation``; with ``--interpolate A,B --steps K`` a walk ``walk_KKKK.png`` from w(A) to
+  ``truncation``; with ``--interpolate A B --steps K`` a walk ``walk_KKKK.png`` from w(A) to
   w(B) (linear in W, as NVlabs' videos) with its ``walk_w`` (K × w_dim);
 - optionally ``raw/`` (``--raw``): the generator's channels as 8-bit images.
 """
@@ -84,8 +84,6 @@ def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
     opts = job.options
     if job.inputs:
         raise UsageError("stylegan generates from noise: it takes no input folders")
-    if opts.get("between"):
-        raise UsageError("--between is for sequence models; use --interpolate A,B --steps K")
     trainer.train_mode(False)
     config, seed = trainer.config, int(opts.get("seed", 0))
     psi = float(opts.get("truncation", 1.0))
@@ -99,8 +97,8 @@ def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
     arrays: dict[str, Any] = {"truncation": np.float32(psi)}
     if pair:
         if len(pair) != 2:
-            raise UsageError("--interpolate takes two seeds: A,B")
-        steps = int(opts.get("steps") or 0) or 16
+            raise UsageError("--interpolate takes two seeds: A B")
+        steps = int(opts.get("steps") or 16)
         z = np.stack([latent(int(s), z_dim) for s in pair])
         ws = map_latents(trainer, z, psi)
         t = torch.linspace(0, 1, steps).reshape(-1, 1, 1)

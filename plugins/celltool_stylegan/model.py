@@ -31,26 +31,9 @@ from celltool_stylegan import augment
 from celltool_stylegan.networks import make_discriminator, make_generator, option
 from celltool_stylegan.ops import filter2d, gaussian_filter
 
-BOUNDS = {
-    "resolution": (8, 1024), "scale": (0.01, 4.0), "cbase": (16, 131072), "cmax": (1, 2048),
-    "w_dim": (8, 1024), "map_layers": (0, 16), "sg3_layers": (3, 32), "gamma": (0.0, 1000.0),
-    "d_reg_interval": (0, 1000), "glr": (0.0, 1.0), "style_mixing": (-1.0, 1.0),
-    "pl_weight": (-1.0, 100.0), "aug_p": (0.0, 1.0), "ada_target": (-1.0, 1.0),
-    "ada_kimg": (1.0, 1e5), "ema_kimg": (0.0, 1000.0), "ema_rampup": (0.0, 1.0),
-    "mbstd_group": (1, 64), "distance_max": (0.5, 64.0), "epoch_images": (1, 10**7),
-    "kimg": (0.0, 1e6), "batch_size": (1, 4096), "lr": (0.0, 1.0),
-}  # fmt: skip
-
 
 def check_config(config: Mapping[str, Any]) -> None:
-    """Refuse out-of-range options (one UsageError naming the option)."""
-    for name, (lo, hi) in BOUNDS.items():
-        value = config.get(name)
-        if value is None:
-            continue
-        if not math.isfinite(float(value)) or not lo <= value <= hi:
-            flag = "--" + name.replace("_", "-")
-            raise UsageError(f"{flag} {value} is out of range [{lo}, {hi}]")
+    """What the options' bounds cannot say: the resolution is a power of two."""
     res = int(config.get("resolution", 128))
     if res & (res - 1):
         raise UsageError(f"--resolution {res} is not a power of two")
