@@ -13,7 +13,9 @@ from celltool.manifest import require_kind
 from celltool.outputs import default_output
 
 # Options that may change when a run is resumed (they do not change the numbers).
-RESUMABLE = {"epochs", "device", "workers", "threads", "tensorboard", "log_every", "samples"}
+RESUMABLE = {
+    "epochs", "kimg", "device", "workers", "threads", "tensorboard", "log_every", "samples",
+}  # fmt: skip
 
 
 def train(

@@ -6,6 +6,9 @@ Targets (imported only when used), by ``info["kind"]``:
 - sequence: ``f(real_frames, gen_frames, *, data_range, **params) -> dict`` (scalars + "curves")
 - volume: ``f(real, gen, *, data_range, [real_mask, gen_mask,] **params) -> dict``
 - segmentation: ``f(gt_labels, pred_labels) -> float | dict``
+- distribution: an object with ``features(image, **params)`` per image and
+  ``compare(real_features, gen_features, **params) -> dict`` over the two sets (no pairing:
+  generated masks are samples)
 """
 
 from celltool import hookimpl
@@ -135,6 +138,47 @@ METRICS = (
         "Precision/recall/F1 at IoU 0.5.",
     ),
     _c("pq", f"{M}.segmentation:panoptic_quality", "segmentation", True, "Panoptic quality."),
+    # mask sets (distribution metrics: generated masks against real ones, unpaired)
+    _c(
+        "mask_shapes",
+        f"{M}.masks:mask_shapes",
+        "distribution",
+        False,
+        "Mask sets: count, coverage, area, eccentricity, solidity, perimeter²/area, "
+        "nearest-neighbour distance; W1/std(real) per distribution, means, count/coverage "
+        "errors.",
+        (Param("mask_min_size", 1, "Smallest object counted, in px.", min=1, max=10**9),),
+        default=False,
+    ),
+    _c(
+        "mask_merge_split",
+        f"{M}.masks:mask_merge_split",
+        "distribution",
+        False,
+        "Mask sets: fractions of objects > 2× / < ½ the real median area (merged / split).",
+        default=False,
+    ),
+    _c(
+        "kid_fid",
+        f"{M}.inception:kid_fid_metric",
+        "distribution",
+        False,
+        "Mask sets: KID and FID with Inception-v3 (weights file needed; off-domain for masks).",
+        (
+            Param(
+                "inception_weights",
+                "",
+                "Inception-v3 state_dict file (torchvision layout; see docs/stylegan.md).",
+                input=True,
+            ),
+            Param("inception_device", "cpu", "torch device for Inception."),
+            Param(
+                "inception_size", 299, "Input size of the masks for Inception.", min=75, max=1024
+            ),  # fmt: skip
+            Param("kid_subsets", 100, "KID subsets.", min=1, max=10_000),
+        ),
+        default=False,
+    ),
     _c(
         "aji",
         f"{M}.segmentation:aggregated_jaccard",

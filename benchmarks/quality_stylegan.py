@@ -1,0 +1,224 @@
+"""StyleGAN mask quality on the shared time-lapse masks, against the ellipse baseline.
+
+Train ``celltool train stylegan`` on frames 000–159 for a wall-clock budget (the run is killed
+at the deadline and its latest checkpoint used: exact resume makes that a clean stop), generate
+N masks, and compare with random crops of the held-back frames 160–199 at the same scale and
+size (label maps by 8-connected components of mask > 127). The baseline draws ellipses with
+the count, area and elongation of crops of the TRAINING frames (what the model sees).
+
+The table: normalised Wasserstein distance W1/std(real) per distribution (lower is better) for
+model and baseline, mean count and coverage per image with their relative errors, merge/split
+fractions, and the fraction of thresholded components the watershed split. Also against crops
+of the training frames (the model's own target: the held-back frames have ~1.6× the cells of
+the training average, the time-lapse grows).
+
+    .venv/bin/python benchmarks/quality_stylegan.py --budget-min 60          # the bar
+    .venv/bin/python benchmarks/quality_stylegan.py --budget-min 8 --out /tmp/q.json  # a check
+
+Writes benchmarks/results/stylegan_quality.json (runs kept under --work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent.parent / "shared" / "data" / "timelapse" / "masks"
+if not DATA.is_dir():
+    DATA = Path("/work/shared/data/timelapse/masks")
+DEVICE = ["cpu"]
+STATS = ("solidity", "perimeter2_area", "nn_distance", "area", "eccentricity", "count",
+         "coverage")  # fmt: skip
+
+# The CPU configuration (docs/stylegan.md "CPU recipe").
+CPU = {"cfg": "stylegan2", "resolution": 64, "scale": 1.0, "cbase": 2048, "cmax": 64,
+       "w_dim": 128, "map_layers": 2, "batch_size": 8, "lr": 0.0025, "glr": 0.0025,
+       "gamma": 0.0, "aug": "ada", "ada_kimg": 20.0, "ema_kimg": 0.0, "epoch_images": 1000,
+       "pl_weight": 0.0, "style_mixing": 0.0, "output": "tanh"}  # fmt: skip
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def link_frames(out: Path, frames: range) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    for i in frames:
+        link = out / f"{i:03d}.png"
+        if not link.exists():
+            link.symlink_to(DATA / f"{i:03d}.png")
+    return out
+
+
+def crops(frames: range, n: int, size: int, scale: float, seed: int) -> list[np.ndarray]:
+    """n random size² crops (label maps) of the frames, resized by ``scale`` first (area)."""
+    import cv2
+    from celltool_metrics.masks import as_labels
+
+    from celltool.imageio import read_image
+
+    rng = np.random.default_rng(seed)
+    masks = []
+    for i in frames:
+        m = read_image(DATA / f"{i:03d}.png").astype(np.float32)
+        if scale != 1:
+            m = cv2.resize(m, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        masks.append(m)
+    out = []
+    for k in range(n):
+        m = masks[k % len(masks)]
+        y, x = (int(rng.integers(0, s - size + 1)) for s in m.shape)
+        out.append(as_labels(((m[y : y + size, x : x + size] > 127) * 255).astype(np.uint8)))
+    return out
+
+
+def train(
+    work: Path, options: dict, budget_s: float, threads: int, frames: range, extra: list[str]
+) -> tuple[Path, dict]:
+    """Run ``celltool train stylegan`` until the budget is spent (then kill it) or ``--kimg``
+    is reached."""
+    run = work / "run"
+    data = link_frames(work / "train_masks", frames)
+    args = [str(REPO / ".venv" / "bin" / "celltool"), "train", "stylegan", str(data), "-o",
+            str(run), "--epochs", "100000", "--samples", "4", "--checkpoint-steps", "25",
+            "--save-every", "0", "--threads", str(threads), "--overwrite", *extra]  # fmt: skip
+    for key, value in options.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    t0 = time.time()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        proc.wait(timeout=budget_s)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    else:
+        if proc.returncode:
+            raise SystemExit(f"training failed: {proc.stderr.read()[-2000:]}")
+    import torch
+
+    state = torch.load(run / "checkpoints/latest.pt", map_location="cpu", weights_only=False)
+    return run, {
+        "train_s": round(time.time() - t0, 1),
+        "kimg": state["extra"]["nimg"] / 1000,
+        "steps": state["position"]["global_step"],
+        "ada_p": state["extra"]["ada"]["p"],
+    }
+
+
+def generate(run: Path, out: Path, n: int, split: str) -> list[np.ndarray]:
+    from celltool.imageio import read_image
+    from celltool.steps.generation import generate as generate_step
+
+    options = {"count": n, "split": split, "batch_size": 16}
+    generate_step(run, [], out, options=options, device=DEVICE[0], precision="fp32", seed=1000,
+                  overwrite=True)  # fmt: skip
+    return [read_image(p) for p in sorted((out / "labels").glob("*.png"))]
+
+
+def table(rows: dict[str, dict], ref: str) -> str:
+    names = list(rows)
+    lines = [f"| vs {ref} | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for k in STATS:
+        lines.append(f"| W1/std {k} | " + " | ".join(f"{rows[n][f'{k}_w']:.3f}" for n in names)
+                     + " |")  # fmt: skip
+    for k in ("count", "coverage"):
+        real = rows[names[0]][f"{k}_real"]
+        cells = [f"{rows[n][f'{k}_gen']:.3g} ({100 * rows[n][f'{k}_rel_error']:.0f} %)"
+                 for n in names]  # fmt: skip
+        lines.append(f"| mean {k} (real {real:.3g}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget-min", type=float, default=60.0)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/celltool-stylegan-quality"))
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results/stylegan_quality.json")
+    ap.add_argument("--n", type=int, default=400, help="generated masks and reference crops")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--set", nargs="*", default=[], help="override CPU options: key=value")
+    ap.add_argument("--reuse", action="store_true", help="skip training: use --work/run")
+    ap.add_argument("--train-frames", default="0-159", help="first-last training frame")
+    ap.add_argument("--kimg", type=float, default=0, help="stop at this many kimg instead")
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    sys.path.insert(0, str(REPO))
+    from celltool_metrics.masks import merge_split, shape_statistics, touching_split
+    from celltool_stylegan.baseline import fit_ellipses, sample_ellipses
+
+    options = dict(CPU)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        options[key.replace("-", "_")] = type(CPU.get(key, value))(value)
+    res, scale = int(options["resolution"]), float(options["scale"])
+    load0 = os.getloadavg()
+    DEVICE[0] = args.device
+    first, last = (int(v) for v in args.train_frames.split("-"))
+    frames = range(first, last + 1)
+    if last >= 160:
+        raise SystemExit("frames 160-199 are the held-back reference")
+    extra = ["--device", args.device] + (["--kimg", str(args.kimg)] if args.kimg else [])
+    if args.reuse:
+        run, info = args.work / "run", {"reused": True}
+    else:
+        run, info = train(args.work, options, args.budget_min * 60, args.threads, frames, extra)
+    model = generate(run, args.work / "gen", args.n, "watershed")
+    comps = generate(run, args.work / "gen_cc", args.n, "components")
+    cellgen = generate(run, args.work / "gen_240", args.n, "threshold240")
+    held = crops(range(160, 200), args.n, res, scale, seed=1)
+    seen = crops(frames, args.n, res, scale, seed=2)
+    ellipses = fit_ellipses(seen)
+    base = [sample_ellipses(ellipses, np.random.default_rng([7, i])) for i in range(args.n)]
+    sets = {"model": model, "model_threshold240": cellgen, "ellipses": base}
+    result = {
+        "options": options,
+        "budget_min": args.budget_min,
+        "train_frames": args.train_frames,
+        "training": info,
+        "n": args.n,
+        "machine": {
+            "cpu": cpu_model(),
+            "threads": args.threads,
+            "cpus": os.cpu_count(),
+            "load_start": load0,
+            "load_end": os.getloadavg(),
+        },  # fmt: skip
+        "vs_heldback": {k: shape_statistics(held, v) for k, v in sets.items()},
+        "vs_training": {k: shape_statistics(seen, v) for k, v in sets.items()},
+        "merge_split_vs_heldback": {k: merge_split(held, v) for k, v in sets.items()},
+        "watershed_split": touching_split(comps, model),
+    }
+    held_stats = result["vs_heldback"]
+    beats = {k: held_stats["model"][f"{k}_w"] < held_stats["ellipses"][f"{k}_w"]
+             for k in ("solidity", "perimeter2_area", "nn_distance")}  # fmt: skip
+    result["bar"] = {
+        "beats_ellipses": beats,
+        "count_within_20pct": held_stats["model"]["count_rel_error"] <= 0.2,
+        "coverage_within_20pct": held_stats["model"]["coverage_rel_error"] <= 0.2,
+        "count_within_20pct_vs_training": result["vs_training"]["model"]["count_rel_error"] <= 0.2,
+        "coverage_within_20pct_vs_training":
+            result["vs_training"]["model"]["coverage_rel_error"] <= 0.2,
+    }  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    print(table(result["vs_heldback"], "held-back 160-199"))
+    print()
+    print(table(result["vs_training"], f"training {args.train_frames}"))
+    print(f"\ntraining: {info}\nbar: {result['bar']}\nwatershed: {result['watershed_split']}")
+
+
+if __name__ == "__main__":
+    main()

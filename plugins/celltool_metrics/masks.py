@@ -1,0 +1,235 @@
+"""Mask metrics: a SET of generated masks or label maps against a set of real ones.
+
+No pairing: generated masks are samples, so every metric compares distributions over the whole
+sets. As registered metrics (``DistributionMetricInfo``, kind ``distribution``) they are
+objects with ``features(image, **params)`` per image (run in worker processes) and
+``compare(real_features, gen_features, **params)`` over the two sets; as functions,
+:func:`shape_statistics` and :func:`merge_split` take both sets of arrays at once.
+
+Shape statistics (lead with these; they are in the masks' own terms):
+
+- per image: object count and coverage (foreground fraction);
+- per object: area (px), eccentricity (of the moment ellipse), solidity (area / convex hull
+  area), perimeter²/area (4π for a disc; rough outlines score higher), and the distance from its
+  centroid to the nearest other centroid in the same image (px).
+
+Each distribution is compared by the 1-D Wasserstein distance W1 (the mean absolute
+difference of the quantile functions) **normalised by the standard deviation of the real
+distribution**: ``W1 / std(real)`` — scale-free, 0 for identical distributions, about 1 when the
+generated distribution is shifted by one real standard deviation. Objects touching the image
+border are left out of the per-object shape statistics (they are cut by the crop; count,
+coverage and nearest-neighbour distances use every object).
+
+KID and FID (:mod:`celltool_metrics.inception`) use Inception-v3 features trained on
+photographs: they are off-domain for binary masks; report them after the shape statistics.
+
+Inputs: 2-D arrays. bool/uint8 arrays are masks (> 127 = cell, or True/1 for 0/1 masks) whose
+instances are their 8-connected components; wider integer types are instance label maps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+SHAPES = ("area", "eccentricity", "solidity", "perimeter2_area")
+IMAGE_STATS = ("count", "coverage")
+
+
+def as_labels(array: np.ndarray) -> np.ndarray:
+    """Instance labels of a mask or label map (see the module docstring)."""
+    from scipy import ndimage
+
+    a = np.asarray(array)
+    if a.ndim == 3:
+        a = a[..., 0]
+    if a.dtype == np.bool_ or a.dtype == np.uint8:
+        fg = a > (0 if a.dtype == np.bool_ or a.max() <= 1 else 127)
+        labels, _ = ndimage.label(fg, structure=np.ones((3, 3), bool))
+        return labels
+    if a.dtype.kind == "f":
+        raise ValueError("float images are not masks: give a binary mask or a label map")
+    return a.astype(np.int64)
+
+
+def object_table(labels: np.ndarray, min_size: int = 1) -> dict[str, np.ndarray]:
+    """Per-object area, eccentricity, solidity, perimeter²/area, centroid and border flag."""
+    from skimage.measure import regionprops_table
+
+    props = regionprops_table(
+        labels.astype(np.int32),
+        properties=("area", "eccentricity", "solidity", "perimeter", "centroid", "bbox"),
+    )
+    area = np.asarray(props["area"], dtype=np.float64)
+    keep = area >= min_size
+    h, w = labels.shape
+    border = (
+        (props["bbox-0"] == 0) | (props["bbox-1"] == 0) | (props["bbox-2"] == h)
+        | (props["bbox-3"] == w)
+    )  # fmt: skip
+    perimeter = np.asarray(props["perimeter"], dtype=np.float64)
+    table = {
+        "area": area,
+        "eccentricity": np.asarray(props["eccentricity"], dtype=np.float64),
+        "solidity": np.asarray(props["solidity"], dtype=np.float64),
+        "perimeter2_area": perimeter**2 / np.maximum(area, 1),
+        "cy": np.asarray(props["centroid-0"], dtype=np.float64),
+        "cx": np.asarray(props["centroid-1"], dtype=np.float64),
+        "border": np.asarray(border, dtype=bool),
+    }
+    return {k: v[keep] for k, v in table.items()}
+
+
+def nearest_neighbour(cy: np.ndarray, cx: np.ndarray) -> np.ndarray:
+    """Distance from each centroid to the nearest other one (empty for < 2 objects)."""
+    if len(cy) < 2:
+        return np.zeros(0)
+    from scipy.spatial import cKDTree
+
+    pts = np.stack([cy, cx], axis=1)
+    dist, _ = cKDTree(pts).query(pts, k=2)
+    return dist[:, 1]
+
+
+def image_features(array: np.ndarray, min_size: int = 1) -> dict[str, np.ndarray | float]:
+    """One image's statistics (small, picklable): count and coverage, the shapes of its interior
+    objects, the nearest-neighbour distances of all its objects."""
+    labels = as_labels(array)
+    t = object_table(labels, min_size)
+    sizes = np.bincount(labels.ravel())
+    kept = np.flatnonzero(sizes >= min_size)
+    coverage = float(sizes[kept[kept > 0]].sum() / labels.size)
+    out: dict[str, np.ndarray | float] = {"count": float(len(t["area"])), "coverage": coverage}
+    for k in SHAPES:
+        out[k] = t[k][~t["border"]]
+    out["nn_distance"] = nearest_neighbour(t["cy"], t["cx"])
+    return out
+
+
+def combine(features: Sequence[dict]) -> dict[str, np.ndarray]:
+    """Per-image features → the set's distributions (per-image count/coverage, all objects)."""
+    out: dict[str, np.ndarray] = {}
+    for k in IMAGE_STATS:
+        out[k] = np.asarray([f[k] for f in features], dtype=np.float64)
+    for k in SHAPES + ("nn_distance",):
+        parts = [np.asarray(f[k], dtype=np.float64) for f in features]
+        out[k] = np.concatenate(parts) if parts else np.zeros(0)
+    return out
+
+
+def collect(maps: Sequence[np.ndarray], min_size: int = 1) -> dict[str, np.ndarray]:
+    """All statistics of a set of masks or label maps (see :func:`combine`)."""
+    return combine([image_features(m, min_size) for m in maps])
+
+
+def normalized_wasserstein(real: np.ndarray, gen: np.ndarray) -> float:
+    """W1(real, gen) / std(real) (NaN when a side is empty; W1 alone when the real values have
+    no spread beyond rounding)."""
+    from scipy.stats import wasserstein_distance
+
+    real, gen = np.asarray(real, float), np.asarray(gen, float)
+    if real.size == 0 or gen.size == 0:
+        return float("nan")
+    w = float(wasserstein_distance(real, gen))
+    std = float(real.std())
+    spread = std > 1e-9 * max(float(np.abs(real).mean()), 1.0)  # not rounding noise
+    return w / std if spread else w
+
+
+def compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, float]:
+    """Normalised W1 of every distribution (``<stat>_w``), the means of both sets
+    (``<stat>_real``, ``<stat>_gen``) and the relative error of the mean count and coverage
+    per image (``count_rel_error`` = |mean_gen − mean_real| / mean_real)."""
+    out: dict[str, float] = {}
+    for k in SHAPES + ("nn_distance",) + IMAGE_STATS:
+        out[f"{k}_w"] = normalized_wasserstein(a[k], b[k])
+        out[f"{k}_real"] = float(a[k].mean()) if a[k].size else float("nan")
+        out[f"{k}_gen"] = float(b[k].mean()) if b[k].size else float("nan")
+    for k in IMAGE_STATS:
+        ref = out[f"{k}_real"]
+        out[f"{k}_rel_error"] = abs(out[f"{k}_gen"] - ref) / ref if ref else float("nan")
+    out["objects_real"], out["objects_gen"] = float(a["area"].size), float(b["area"].size)
+    return out
+
+
+def shape_statistics(
+    real: Sequence[np.ndarray], generated: Sequence[np.ndarray], *, mask_min_size: int = 1
+) -> dict[str, float]:
+    """:func:`compare` of two sets of masks or label maps (set-level, unpaired)."""
+    return compare(collect(real, mask_min_size), collect(generated, mask_min_size))
+
+
+def merge_split(
+    real: Sequence[np.ndarray], generated: Sequence[np.ndarray], *, factor: float = 2.0
+) -> dict[str, float]:
+    """How often objects look merged or split, against the real objects' sizes: the fraction
+    of interior objects larger than ``factor`` × the real median area (``large_*``: merged
+    neighbours) and smaller than median / ``factor`` (``small_*``: fragments), real and
+    generated. A generator that merges touching cells shows ``large_gen`` ≫ ``large_real``."""
+    return area_fractions(collect(real)["area"], collect(generated)["area"], factor)
+
+
+def area_fractions(a: np.ndarray, b: np.ndarray, factor: float = 2.0) -> dict[str, float]:
+    """:func:`merge_split` from the interior object areas of both sets."""
+    if a.size == 0:
+        return {k: float("nan") for k in ("large_real", "large_gen", "small_real", "small_gen")}
+    median = float(np.median(a))
+    return {
+        "median_area_real": median,
+        "large_real": _fraction(a > factor * median),
+        "large_gen": _fraction(b > factor * median),
+        "small_real": _fraction(a < median / factor),
+        "small_gen": _fraction(b < median / factor),
+    }
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    if not parts:
+        return np.zeros(0)
+    return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts])
+
+
+def _fraction(flags: np.ndarray) -> float:
+    return float(flags.mean()) if flags.size else float("nan")
+
+
+def touching_split(components_maps: Sequence[np.ndarray], instance_maps: Sequence[np.ndarray]):
+    """For generated outputs: the fraction of connected components of the foreground that the
+    instance map splits into ≥ 2 cells (touching cells that thresholding alone would merge)."""
+    total = split = 0
+    for comps, inst in zip(components_maps, instance_maps, strict=True):
+        c, i = as_labels(comps).ravel(), np.asarray(inst).ravel()
+        both = (c > 0) & (i > 0)
+        pairs = np.unique(np.stack([c[both], i[both]]), axis=1)
+        per_comp = np.bincount(pairs[0], minlength=int(c.max()) + 1)[1:]
+        total += int((per_comp > 0).sum())
+        split += int((per_comp > 1).sum())
+    return {"components": total, "split_components": split,
+            "split_fraction": split / total if total else float("nan")}  # fmt: skip
+
+
+# -- the registered distribution metrics (celltool.contracts.DistributionMetricInfo) ---------
+class MaskShapes:
+    """``mask_shapes``: per image :func:`image_features`, over the sets :func:`compare`."""
+
+    def features(self, image: np.ndarray, *, mask_min_size: int = 1, **_: object) -> dict:
+        return image_features(image, int(mask_min_size))
+
+    def compare(self, real: Sequence[dict], gen: Sequence[dict], **_: object) -> dict:
+        return compare(combine(real), combine(gen))
+
+
+class MergeSplit:
+    """``mask_merge_split``: per image the interior object areas, over the sets
+    :func:`area_fractions`."""
+
+    def features(self, image: np.ndarray, **_: object) -> np.ndarray:
+        return np.asarray(image_features(image)["area"])
+
+    def compare(self, real: Sequence[np.ndarray], gen: Sequence[np.ndarray], **_: object):
+        return area_fractions(_cat(list(real)), _cat(list(gen)))
+
+
+mask_shapes = MaskShapes()
+mask_merge_split = MergeSplit()

@@ -1,0 +1,134 @@
+"""``celltool generate RUN --count N --seed S``: instance label maps from noise.
+
+Sample i has the seed S + i and the latent z = ``numpy.random.default_rng(S + i)``'s
+standard normal vector, so one sample can be regenerated, edited or interpolated alone. Written:
+
+- ``labels/seedNNNNNN.png``: instance label map (uint16, 0 = background, 1..N);
+- ``masks/seedNNNNNN.png``: the binary mask (uint8 0/255);
+- ``latents.npz``: ``seeds`` (N), ``z`` (N × z_dim), ``w`` (N × w_dim, after truncation),
+  ``truncation``; with ``--interpolate A B --steps K`` a walk ``walk_KKKK.png`` from w(A) to
+  w(B) (linear in W, as NVlabs' videos) with its ``walk_w`` (K × w_dim);
+- optionally ``raw/`` (``--raw``): the generator's channels as 8-bit images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from celltool.errors import UsageError
+from celltool.imageio import write_image
+from celltool.training.api import GenerateJob
+from celltool_stylegan.instances import cellgen_threshold, split_instances, to_binary
+
+
+def latent(seed: int, z_dim: int) -> np.ndarray:
+    """The z of a seed (float32)."""
+    return np.random.default_rng(seed).standard_normal(z_dim).astype(np.float32)
+
+
+def to_instances(channels: np.ndarray, options: Mapping[str, Any], config: Mapping[str, Any]):
+    """C×H×W generator output in [-1, 1] → instance label map (uint16)."""
+    method = options.get("split", "watershed")
+    if method == "threshold240":
+        return cellgen_threshold(channels[0]).astype(np.uint16)
+    distance = channels[1] if method == "watershed" and channels.shape[0] > 1 else None
+    return split_instances(
+        channels[0], distance, threshold=float(options.get("threshold", 0.0)),
+        distance_max=float(config.get("distance_max", 4.0)),
+        marker_depth=float(options.get("marker_depth", 2.0)),
+        min_size=int(options.get("min_object_size", 4)),
+        smooth=float(options.get("marker_smooth", 1.0)),
+    )  # fmt: skip
+
+
+@torch.no_grad()
+def synthesize(trainer: Any, ws: torch.Tensor, noise: str, batch: int) -> np.ndarray:
+    """ws (N × num_ws × w_dim) → N × C × R × R float32 in [-1, 1]. Every call runs a full
+    ``batch`` (a short one is padded), so a sample's numbers do not depend on how many were
+    asked for: seed S alone gives the same mask as seed S among others."""
+    ctx, n = trainer.ctx, ws.shape[0]
+    if n < batch:
+        ws = torch.cat([ws, ws[:1].expand(batch - n, -1, -1)])
+    with ctx.autocast():
+        img = trainer.G_ema.synthesize(ws.to(ctx.device), noise_mode=noise)
+    return img.float().clamp(-1, 1).cpu().numpy()[:n]
+
+
+def map_latents(trainer: Any, z: np.ndarray, psi: float) -> torch.Tensor:
+    """z (N × z_dim) → ws, one sample at a time (batch-independent numbers)."""
+    with torch.no_grad():
+        rows = [
+            trainer.G_ema.mapping(torch.from_numpy(z[i : i + 1]).to(trainer.ctx.device), psi)
+            for i in range(len(z))
+        ]
+    return torch.cat(rows).cpu() if rows else torch.zeros(0, trainer.G_ema.num_ws, 1)
+
+
+def write_sample(job: GenerateJob, name: str, channels: np.ndarray, config, raw: bool) -> int:
+    labels = to_instances(channels, job.options, config)
+    write_image(job.out / "labels" / f"{name}.png", labels)
+    write_image(job.out / "masks" / f"{name}.png", to_binary(labels))
+    if raw:
+        for c, plane in enumerate(channels):
+            gray = np.clip(np.rint((plane + 1) * 127.5), 0, 255).astype(np.uint8)
+            write_image(job.out / "raw" / f"{name}_c{c}.png", gray)
+    return int(labels.max())
+
+
+def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
+    """Write the samples (or the walk) of ``job`` and return the manifest facts."""
+    opts = job.options
+    if job.inputs:
+        raise UsageError("stylegan generates from noise: it takes no input folders")
+    trainer.train_mode(False)
+    config, seed = trainer.config, int(opts.get("seed", 0))
+    psi = float(opts.get("truncation", 1.0))
+    noise = str(opts.get("noise", "const"))
+    batch = max(1, int(opts.get("batch_size", 4)))
+    raw = bool(opts.get("raw", False))
+    z_dim = trainer.G_ema.z_dim
+    for sub in ("labels", "masks") + (("raw",) if raw else ()):
+        (job.out / sub).mkdir(exist_ok=True)
+    pair = tuple(opts.get("interpolate") or ())
+    arrays: dict[str, Any] = {"truncation": np.float32(psi)}
+    if pair:
+        if len(pair) != 2:
+            raise UsageError("--interpolate takes two seeds: A B")
+        steps = int(opts.get("steps") or 16)
+        z = np.stack([latent(int(s), z_dim) for s in pair])
+        ws = map_latents(trainer, z, psi)
+        t = torch.linspace(0, 1, steps).reshape(-1, 1, 1)
+        walk = ws[0:1].lerp(ws[1:2], t)
+        names = [f"walk_{k:04d}" for k in range(steps)]
+        arrays.update(seeds=np.asarray(pair), z=z, w=ws[:, 0].numpy(), walk_w=walk[:, 0].numpy())
+    else:
+        count = int(opts.get("count", 16))
+        seeds = [seed + i for i in range(count)]
+        z = np.stack([latent(s, z_dim) for s in seeds]) if seeds else np.zeros((0, z_dim))
+        walk = map_latents(trainer, z.astype(np.float32), psi)
+        names = [f"seed{s:06d}" for s in seeds]
+        arrays.update(seeds=np.asarray(seeds), z=z, w=walk[:, 0].numpy())
+    from celltool.console import track
+
+    counts = []
+    for start in track(range(0, len(names), batch), (len(names) + batch - 1) // batch,
+                       "generate"):  # fmt: skip
+        images = synthesize(trainer, walk[start : start + batch], noise, batch)
+        for name, channels in zip(names[start : start + batch], images, strict=True):
+            counts.append(write_sample(job, name, channels, config, raw))
+    np.savez(job.out / "latents.npz", **arrays)
+    return {
+        "parts": {"labels": "labels", "masks": "masks", **({"raw": "raw"} if raw else {})},
+        "count": len(names),
+        "objects": int(sum(counts)),
+        "latents": "latents.npz",
+        "truncation": psi,
+        "split": opts.get("split", "watershed"),
+        "resolution": int(config["resolution"]),
+        "cfg": config["cfg"],
+        "interpolate": list(pair) or None,
+    }
