@@ -241,13 +241,15 @@ _COUNTER = iter(range(10**9))
 
 
 def not_runnable(family: str) -> set[str]:
-    """Options of components that cannot run here (no cellpose model, no LPIPS weights): their
-    values are fuzzed through ``Param.convert`` by the unit test instead."""
+    """Options of components that cannot run here (no cellpose model, no LPIPS weights, KID/FID
+    without an Inception weights file): their values are fuzzed through ``Param.convert`` by
+    tests/test_bounds.py instead."""
     from celltool import plugins
 
     missing = set()
     for component in plugins.registry().all(family):
-        if component.name == "cellpose" or (component.name == "lpips" and not _lpips_weights()):
+        absent = component.name in ("cellpose", "kid_fid")
+        if absent or (component.name == "lpips" and not _lpips_weights()):
             missing |= {p.flag for p in component.params}
     return missing
 

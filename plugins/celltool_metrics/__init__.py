@@ -171,7 +171,7 @@ METRICS = (
                 "Inception-v3 state_dict file (torchvision layout; see docs/stylegan.md).",
                 input=True,
             ),
-            Param("inception_device", "cpu", "torch device for Inception."),
+            Param("inception_device", "cpu", "torch device for Inception.", parse=parse_device),
             Param(
                 "inception_size", 299, "Input size of the masks for Inception.", min=75, max=1024
             ),  # fmt: skip
