@@ -123,15 +123,14 @@ def labels_section(folder: Path, manifest: dict | None, ctx: ReportContext) -> s
     return count_line(found, "label maps") + h.row(shown)
 
 
-def simulation_section(folder: Path, manifest: dict | None, ctx: ReportContext) -> str:
-    return aligned(
-        ctx,
-        [
-            ("image", part_of(folder, manifest, "images") or folder / "images", False),
-            ("cells", part_of(folder, manifest, "cells"), True),
-            ("nuclei", part_of(folder, manifest, "nuclei"), True),
-        ],
-    )
+def container_section(folder: Path, manifest: dict | None, ctx: ReportContext) -> str:
+    """A container's parts side by side: its images, then every other part as label maps
+    (a simulation's cells/nuclei, prototypes' labels, spots' spot and mask maps)."""
+    parts = list(((manifest or {}).get("facts") or {}).get("parts") or {})
+    others = [name for name in parts if name != "images"]
+    columns = [("image", part_of(folder, manifest, "images") or folder / "images", False)]
+    columns += [(name, part_of(folder, manifest, name), True) for name in others]
+    return aligned(ctx, [c for c in columns if c[1] is not None])
 
 
 def segmentation_section(folder: Path, manifest: dict | None, ctx: ReportContext) -> str:
@@ -275,7 +274,9 @@ def builtin_renderers() -> dict[str, Render]:
         "generated": generated_section,
         "sequence": results.sequence_section,
         "metrics": results.metrics_section,
-        "simulation": simulation_section,
+        "simulation": container_section,
+        "prototypes": container_section,
+        "spots": container_section,
         "demo": demo_section,
         "report": report_section,
     }

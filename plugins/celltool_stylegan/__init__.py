@@ -124,6 +124,8 @@ GENERATE_PARAMS = (
         "A latent walk of --steps frames from seed A to seed B.",
         type=int,
         nargs=2,
+        min=0,
+        max=2**32 - 1,
     ),  # fmt: skip
     Param("steps", 16, "Frames of the --interpolate walk.", min=2, max=100_000),
     Param(
