@@ -176,7 +176,10 @@ class TrainerInfo:
     temporal (documentation, and the data sets the framework offers). ``dims``: 2 and/or 3.
     ``defaults``: model defaults of the framework options (epochs, batch_size, lr).
     ``generate_params``: the options of ``celltool generate RUN`` for this model.
-    ``generate_inputs``: generate reads input folders (False: from noise, ``--count``)."""
+    ``generate_inputs``: generate reads input folders (False: from noise, ``--count``).
+    ``cpu_bf16``: the options of the model's measured fast bf16 path on CPUs with AVX-512
+    BF16/AMX (e.g. ``{"master_weights": True}``), which ``--precision auto`` applies there;
+    None: auto stays fp32 on CPUs (bf16 not measured faster for this model)."""
 
     inputs: tuple[str, ...] = ("DATA",)
     data_kinds: tuple[str, ...] = ("pairs", "images")
@@ -185,6 +188,7 @@ class TrainerInfo:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     generate_params: tuple[Any, ...] = ()
     generate_inputs: bool = True
+    cpu_bf16: Mapping[str, Any] | None = None
 
 
 FAMILY_INFO: dict[str, type] = {

@@ -39,7 +39,7 @@ from celltool.training.runs import (
     write_record,
     write_run_manifest,
 )
-from celltool.training.runtime import make_context, seed_everything
+from celltool.training.runtime import auto_precision, make_context, seed_everything
 
 __all__ = ["LATEST", "epoch_order", "read_run", "train"]
 
@@ -122,6 +122,9 @@ def train(
     """Train ``component`` on the ``data`` folders into ``run`` (or continue ``run`` when
     ``resume``); ``reads``: other files the run reads (protected from ``run``)."""
     cls = component.load()
+    precision = None
+    if not resume:  # --precision auto is resolved once, recorded, and kept on resume
+        config, precision = auto_precision(component, config)
     ctx = make_context(config)
     state = None
     if resume:
@@ -143,6 +146,7 @@ def train(
             check_output(Path(run), [*data, *(reads or [])], overwrite)
         record = {"model": component.name, "data": [str(d.resolve()) for d in data]}
         record["config"] = config
+        record["precision"] = precision
     seed_everything(int(config["seed"]))
     dataset = cls.make_dataset(data, "train", config, True)
     data_info = DataInfo.from_dict(dataset.info)

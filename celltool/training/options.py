@@ -24,8 +24,9 @@ FRAMEWORK_PARAMS: tuple[Param, ...] = (
     Param("device", "auto", "auto | cpu | cuda | cuda:N."),
     Param(
         "precision",
-        "fp32",
-        "Autocast precision (auto: bf16 or fp16 on GPUs, fp32 on CPUs).",
+        "auto",
+        "auto: bf16 on GPUs that have it (else fp16); on CPUs bf16 (with the model's fast "
+        "path) only where the CPU has AVX-512 BF16/AMX, else fp32. Recorded in the run.",
         choices=("auto", "fp32", "bf16", "fp16"),
     ),
     Param(

@@ -125,6 +125,7 @@ def write_run_manifest(
             "status": status,
             "epochs_done": epochs_done,
             "data_info": record["data_info"],
+            "precision": record.get("precision"),
             "config": CONFIG_NAME,
             "checkpoints": "checkpoints",
             "losses": "logs/losses.jsonl",

@@ -13,6 +13,7 @@ import torch
 from celltool.errors import UsageError
 from celltool.training import dist
 from celltool.training.api import Context
+from celltool.training.hardware import resolve_precision, warn_slow_bf16
 
 
 def pick_device(name: str, local_rank: int, world: int) -> torch.device:
@@ -34,13 +35,26 @@ def pick_device(name: str, local_rank: int, world: int) -> torch.device:
     return device
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto``: bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPUs."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"
+def auto_precision(component: Any, config: dict[str, Any]) -> tuple[dict, dict[str, Any]]:
+    """Resolve ``--precision auto`` for a new run of ``component`` (bf16 with the model's fast
+    CPU options where the CPU has AVX-512 BF16/AMX; see celltool.training.hardware): the
+    config with the choice (fast-path options replace options left at their defaults) and
+    the record of the choice (what, why, on which machine)."""
+    from celltool.training.hardware import describe
+    from celltool.training.runs import full_component
+
+    _, local_rank, world = dist.env_world()
+    device = pick_device(str(config.get("device", "auto")), local_rank, world)
+    precision, fast, reason = resolve_precision(
+        str(config.get("precision", "auto")), device, component.info.cpu_bf16
+    )
+    defaults = {p.name: p.default for p in full_component(component).params}
+    config = {**config, "precision": precision}
+    for key, value in fast.items():
+        if key in config and config[key] == defaults.get(key):
+            config[key] = value
+    record = {"chosen": precision, "from": reason, "options": fast, "hardware": describe(device)}
+    return config, record
 
 
 def make_context(config: Mapping[str, Any]) -> Context:
@@ -54,7 +68,9 @@ def make_context(config: Mapping[str, Any]) -> Context:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
-    precision = resolve_precision(str(config.get("precision", "fp32")), device)
+    precision, _, _ = resolve_precision(str(config.get("precision", "auto")), device)
+    if precision == "bf16":
+        warn_slow_bf16(device)
     if precision == "fp16" and device.type != "cuda":
         raise UsageError("--precision fp16 needs a CUDA device; use bf16 on CPU")
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
