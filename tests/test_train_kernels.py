@@ -207,7 +207,7 @@ def test_master_weights_need_bf16_and_resume_exactly(pairs, tmp_path):  # noqa: 
     from celltool.training.runs import resolve_config
 
     with pytest.raises(UsageError, match="--master-weights needs --precision bf16"):
-        _train(pairs, tmp_path / "bad", epochs=1, master_weights=True)
+        _train(pairs, tmp_path / "bad", epochs=1, master_weights=True, precision="fp32")
     extra = {"precision": "bf16", "master_weights": True, "fused_adam": True}
     _train(pairs, tmp_path / "full", **extra)
     _train(pairs, tmp_path / "cut", stop=5, **extra)

@@ -12,11 +12,6 @@ from celltool.errors import UsageError
 from celltool.manifest import require_kind
 from celltool.outputs import default_output
 
-# Options that may change when a run is resumed (they do not change the numbers).
-RESUMABLE = {
-    "epochs", "kimg", "device", "workers", "threads", "tensorboard", "log_every", "samples",
-}  # fmt: skip
-
 
 def train(
     model: str | Component,
@@ -32,7 +27,7 @@ def train(
     of the model: ``("PAIRS",)``, ``("REAL", "SIM")``, ...) into ``out`` (default
     ``DATA-train``), or continue the run ``resume``; return the run folder."""
     from celltool.training.loop import train as fit
-    from celltool.training.runs import read_run, read_toml, resolve_config
+    from celltool.training.runs import RESUMABLE, read_run, read_toml, resolve_config
 
     component = plugins.get("trainers", model) if isinstance(model, str) else model
     options = dict(options or {})

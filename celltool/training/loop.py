@@ -33,6 +33,7 @@ from celltool.training.checkpoints import (
 from celltool.training.logs import LossLog, TensorBoard, write_grid, write_loss_curve
 from celltool.training.runs import (
     LATEST,
+    RESUMABLE,
     RunDir,
     data_folders,
     read_run,
@@ -122,15 +123,11 @@ def train(
     """Train ``component`` on the ``data`` folders into ``run`` (or continue ``run`` when
     ``resume``); ``reads``: other files the run reads (protected from ``run``)."""
     cls = component.load()
-    precision = None
-    if not resume:  # --precision auto is resolved once, recorded, and kept on resume
-        config, precision = auto_precision(component, config)
-    ctx = make_context(config)
     state = None
-    if resume:
+    if resume:  # the run's own config (its resolved precision included); new --epochs only
         record = read_run(run)
         data = data_folders(record)
-        record["config"]["epochs"] = config["epochs"]
+        record["config"].update({k: v for k, v in config.items() if k in RESUMABLE})
         config = record["config"]
         latest = Path(run) / "checkpoints" / LATEST
         state = load_checkpoint(latest) if latest.exists() else None
@@ -139,9 +136,12 @@ def train(
             raise UsageError(
                 f"--resume: {run} has trained {done} epochs already; raise --epochs to continue"
             )
-    else:
+        ctx = make_context(config)
+    else:  # --precision auto is resolved once, recorded, and kept on resume
         assert data is not None
         data = [Path(d) for d in data]
+        config, precision = auto_precision(component, config)
+        ctx = make_context(config)
         if ctx.is_main:
             check_output(Path(run), [*data, *(reads or [])], overwrite)
         record = {"model": component.name, "data": [str(d.resolve()) for d in data]}

@@ -35,6 +35,10 @@ from celltool.outputs import folder_name
 from celltool.training.options import FRAMEWORK_PARAMS, check_sizes
 
 CONFIG_NAME = "config.json"
+# Options that may change when a run is resumed (they do not change the numbers).
+RESUMABLE = {
+    "epochs", "kimg", "device", "workers", "threads", "tensorboard", "log_every", "samples",
+}  # fmt: skip
 LATEST = "latest.pt"
 SUBFOLDERS = ("checkpoints", "logs", "samples")
 
