@@ -41,6 +41,7 @@ KINDS = (
     "simulation",  # simulator output (images + ground truth)
     "demo",  # the demo's results
     "report",  # an HTML report of other folders (celltool report)
+    "benchmark",  # segmenters run and ranked on labelled images (celltool benchmark)
 )
 
 

@@ -68,6 +68,14 @@ def add(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        labels: Annotated[
+            str,
+            typer.Option(
+                "--labels",
+                help="binary (masks as sketches) | instances (a simulation's or segmentation's "
+                "instance maps in <split>/labels/; needs --layout folders).",
+            ),
+        ] = "binary",
         seed: SeedOpt = 0,
         overwrite: OverwriteOpt = False,
         options: dict | None = None,
@@ -96,6 +104,7 @@ def add(app: typer.Typer) -> None:
                     sequence_pattern=sequence_pattern,
                     seed=seed,
                     overwrite=overwrite,
+                    labels=labels,
                 )
             ]
         )

@@ -264,6 +264,7 @@ def report_section(folder: Path, manifest: dict | None, ctx: ReportContext) -> s
 
 def builtin_renderers() -> dict[str, Render]:
     from celltool.report import results
+    from celltool.report.benchmark import benchmark_section
 
     return {
         "images": images_section,
@@ -278,6 +279,7 @@ def builtin_renderers() -> dict[str, Render]:
         "simulation": simulation_section,
         "demo": demo_section,
         "report": report_section,
+        "benchmark": benchmark_section,
     }
 
 

@@ -28,6 +28,7 @@ from celltool.imageio import (
     write_image,
     write_labels,
 )
+from celltool.labels import relabel_sequential
 from celltool.manifest import make_manifest, part, require_kind
 from celltool.outputs import OutputFolder, default_output
 from celltool.splits import SPLITS, assign_splits, temporal_pairs
@@ -47,6 +48,7 @@ class Source:
     names: list[Path]  # image paths relative to ``images``
     sequences: list[str]  # sequence of every image
     binary: bool = False  # the sketch is a label part: pairs get its binary mask (0/255 uint8)
+    instances: bool = False  # the label part's instance maps go to `<split>/labels/` (uint16)
 
 
 def _sequences(names: list[Path], pattern: str | None, images: Path) -> list[str]:
@@ -156,6 +158,7 @@ def write_pairs(
         frames = [_read_pair(src.images / src.names[i], sketches[i]) for i in unit]
         if src.binary:  # cell label maps of a simulation/segmentation: their binary masks
             frames = [(im, ((sk > 0) * 255).astype(np.uint8)) for im, sk in frames]
+        sketch_dir = "labels" if src.instances else "sketch"
         shape = frames[0][0].shape[:2]
         if any(f[0].shape[:2] != shape for f in frames):
             raise CelltoolError(
@@ -177,7 +180,10 @@ def write_pairs(
                 files = {}
                 for (image, sketch), suffix in zip(frames, suffixes, strict=True):
                     files[f"{split}/image{suffix}/{name}"] = _crop(image, window)
-                    files[f"{split}/sketch{suffix}/{name}"] = _crop(sketch, window)
+                    crop = _crop(sketch, window)
+                    if src.instances:
+                        crop = relabel_sequential(crop)
+                    files[f"{split}/{sketch_dir}{suffix}/{name}"] = crop
             for rel, array in files.items():
                 (work / rel).parent.mkdir(parents=True, exist_ok=True)
                 write_image(work / rel, array)
@@ -250,9 +256,14 @@ def split(
     sequence_pattern: str | None = None,
     seed: int = 0,
     overwrite: bool = False,
+    labels: str = "binary",
 ) -> Path:
     """Build a ``pairs`` folder (or a CTC export, ``fmt="ctc"``) from ``source`` into ``out``
-    (default ``SOURCE-split``/``SOURCE-ctc``); return ``out``. See docs/sketch-split.md."""
+    (default ``SOURCE-split``/``SOURCE-ctc``); return ``out``. See docs/sketch-split.md.
+
+    ``labels="instances"`` (a simulation or segmentation source, ``layout="folders"``): the
+    pairs hold the cell instance maps (``<split>/labels/``, uint16, ids 1..N per crop) instead
+    of their binary masks (``<split>/sketch/``), for segmenters that learn (``unet-seg``)."""
     source = Path(source)
     masks = Path(masks) if masks is not None else None
     if fmt not in ("pairs", "ctc"):
@@ -263,6 +274,8 @@ def split(
         raise UsageError(f"--pairs {pairs!r}: choose single or temporal")
     if sketch_part not in ("gray", "index"):
         raise UsageError(f"--sketch {sketch_part!r}: choose gray or index")
+    if labels not in ("binary", "instances"):
+        raise UsageError(f"--labels {labels!r}: choose binary or instances")
     parse_ratios(",".join(map(str, ratios)))  # the same checks for Python callers
     temporal = pairs == "temporal"
     if temporal and by == "frame":
@@ -272,6 +285,13 @@ def split(
     component = plugins.get("splitters", method)
     params = component.resolve(params)
     src = find_source(source, masks, sketch_part, sequence_pattern)
+    if labels == "instances":
+        if not src.binary or fmt != "pairs" or layout != "folders":
+            raise UsageError(
+                "--labels instances needs a simulation or segmentation folder, --layout folders "
+                "and --format pairs"
+            )
+        src.binary, src.instances = False, True
     out = Path(out) if out else default_output(source, "split" if fmt == "pairs" else "ctc")
     inputs = [source] + ([masks] if masks is not None else [])
     folder = OutputFolder(out, inputs=inputs, overwrite=overwrite)
@@ -313,6 +333,7 @@ def split(
                     warn(f"split '{split}' is empty ({len(src.names)} frames)")
             facts.update(
                 layout=layout,
+                labels="instances (<split>/labels/, uint16)" if src.instances else None,
                 pairs=pairs,
                 parts=(["image_t", "sketch_t", "image_t1", "sketch_t1"] if temporal else None)
                 if layout == "folders"
@@ -340,6 +361,7 @@ def split(
                 "format": fmt,
                 "sketch": sketch_part,
                 "sequence_pattern": sequence_pattern,
+                "labels": labels,
             },
             seed=seed,
             plugin=component,
