@@ -24,6 +24,7 @@ import numpy as np
 from celltool.console import info, warn
 from celltool.errors import CelltoolError, UsageError
 from celltool.imageio import list_images, read_image, write_labels
+from celltool.labels import instances_of_mask
 from celltool.manifest import part, read_manifest, require_kind
 
 ACCEPTED = ("images", "generated", "simulation", "segmentation", "pairs")
@@ -77,17 +78,6 @@ def is_binary(labels: Path, sample: np.ndarray, mode: str) -> bool:
     return sample.dtype in (np.uint8, np.bool_)
 
 
-def instances_of(mask: np.ndarray) -> np.ndarray:
-    """Instances of a binary mask: foreground > 127 (> 0 for 0/1 masks), 8-connected (2D) or
-    26-connected (3D) components, ids 1..N."""
-    from scipy import ndimage
-
-    mask = np.asarray(mask)
-    fg = mask > (127 if mask.max(initial=0) > 1 else 0)
-    labels, _ = ndimage.label(fg, structure=np.ones((3,) * fg.ndim, bool))
-    return labels
-
-
 def find_data(
     data: str | Path,
     labels: str | Path | None = None,
@@ -127,7 +117,7 @@ def write_reference(data: Data, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for path in data.label_files:
-        labels = instances_of(read_image(path))
+        labels = instances_of_mask(read_image(path))
         if labels.max() > np.iinfo(np.uint16).max:
             raise CelltoolError("more than 65535 objects in one mask", path)
         suffix = ".tif" if labels.ndim == 3 else ".png"
