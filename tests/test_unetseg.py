@@ -41,7 +41,9 @@ def test_targets_decode_to_the_instances(mode):
 
 
 def test_symmetries_and_seeded_items(sim, tmp_path):
-    from celltool_unetseg.data import LabelPairsDataset, symmetry
+    from celltool_unetseg.data import LabelPairsDataset
+
+    from celltool.training.labelled import symmetry
 
     a = np.arange(12).reshape(3, 4)
     images = {symmetry([a], k)[0].tobytes() for k in range(8)}

@@ -14,8 +14,9 @@ from celltool.errors import UsageError
 from celltool.imageio import list_images, read_image, write_labels
 from celltool.nn.layers import init_weights
 from celltool.training.api import Context, DataInfo, GenerateJob, Trainer
+from celltool.training.labelled import normalise
 from celltool.training.schedules import decay_schedulers
-from celltool_unetseg.data import LabelPairsDataset, normalise
+from celltool_unetseg.data import LabelPairsDataset
 from celltool_unetseg.net import SegUNet
 from celltool_unetseg.targets import instances
 
@@ -47,7 +48,7 @@ class UnetSeg(Trainer):
         f = torch.nn.functional
         out = out.float()
         if self.mode == "boundary":
-            loss = f.cross_entropy(out, target, weight=self.class_weights)
+            loss = f.cross_entropy(out, target.long(), weight=self.class_weights)
             return loss, {"ce": float(loss.detach())}
         bce = f.binary_cross_entropy_with_logits(out[:, 0], target[:, 0])
         mse = f.mse_loss(torch.sigmoid(out[:, 1]), target[:, 1])
@@ -75,7 +76,7 @@ class UnetSeg(Trainer):
         pred = self.maps(self.net(x))
         if self.mode == "boundary":
             shown = pred.argmax(1, keepdim=True).float() - 1
-            target = batch["target"][:, None].float() - 1
+            target = batch["target"][:, None].float() - 1  # classes 0, 1, 2 → −1, 0, 1
         else:
             shown, target = pred[:, 1:] * 2 - 1, batch["target"][:, 1:] * 2 - 1
         return [(x.clamp(0, 1) * 2 - 1), shown, target]
