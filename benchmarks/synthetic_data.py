@@ -1,10 +1,12 @@
 """Data of the synthetic-data experiment (benchmarks/experiment_synthetic.py): the real
 time-lapse as labelled pairs, label-map sources (transformed real masks, simulated masks, a
-folder of generated label maps), images rendered from label maps by a trained image model, and
-the statistics that compare generated data with real data."""
+folder of generated label maps), corrections of rendered images towards real ones (background
+field, contrast, gray levels), the statistics that compare generated data with real data, and
+the agreement of two rankings (Kendall's τ)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -129,11 +131,74 @@ def sketches(out: Path, labels: list[np.ndarray], stems: list[str]) -> Path:
     return out
 
 
+def background_field(images: list[np.ndarray], sigma: float = 4.0) -> np.ndarray:
+    """The images' smooth background (illumination: vignetting, gradients): the per-pixel
+    median over the set, then a 7×7 median on a 4× coarser grid (removes cells that stay in
+    place over a time-lapse, up to ~28 px wide), back to full size, Gaussian-smoothed."""
+    from scipy import ndimage
+
+    stack = np.stack([np.asarray(im, np.float32) for im in images])
+    median = np.median(stack, axis=0)
+    coarse = ndimage.median_filter(median[::4, ::4], size=7, mode="reflect")
+    zoom = [a / b for a, b in zip(median.shape, coarse.shape, strict=True)]
+    full = ndimage.zoom(coarse, zoom, order=1, mode="nearest", grid_mode=True)
+    return ndimage.gaussian_filter(full[: median.shape[0], : median.shape[1]], sigma)
+
+
+def match_background(
+    images: list[np.ndarray], real_field: np.ndarray, sigma: float = 4.0
+) -> list[np.ndarray]:
+    """Rendered images with their own background field replaced by the real one (the
+    camera's illumination: vignetting, gradients), in uint8."""
+    own = background_field(images, sigma)
+    return [
+        np.clip(np.rint(im.astype(np.float32) - own + real_field), 0, 255).astype(np.uint8)
+        for im in images
+    ]
+
+
+def contrast_gain(real: list[Item], synthetic: list[Item]) -> float:
+    """How much brighter, above the background, cells are in the real images than in the
+    synthetic ones: (cell mean − background mean) of real over that of synthetic."""
+
+    def contrast(items: list[Item]) -> float:
+        fg = np.mean([im[lab > 0].mean() for _, im, lab in items])
+        bg = np.mean([im[lab == 0].mean() for _, im, lab in items])
+        return float(fg - bg)
+
+    return contrast(real) / max(contrast(synthetic), 1e-6)
+
+
+def match_contrast(images: list[np.ndarray], field: np.ndarray, gain: float) -> list[np.ndarray]:
+    """Images whose deviation from the background ``field`` is multiplied by ``gain``."""
+    return [
+        np.clip(np.rint(field + gain * (im.astype(np.float32) - field)), 0, 255).astype(np.uint8)
+        for im in images
+    ]
+
+
 def match_histogram(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """``image`` with the gray-level distribution of ``reference`` (uint8)."""
     from skimage.exposure import match_histograms
 
     return np.clip(np.rint(match_histograms(image, reference)), 0, 255).astype(np.uint8)
+
+
+def improve(
+    variant: str, images: list, labels: list, real: list, field: np.ndarray
+) -> list[np.ndarray]:
+    """Rendered images corrected towards the real ones: ``bg`` the real camera's background
+    field (vignetting, gradients), ``con`` the real cells' contrast above it, ``hist`` the gray
+    levels of a real training frame."""
+    if "bg" in variant:
+        images = match_background(images, field)
+    if "con" in variant:
+        gain = contrast_gain(real, [("", im, lab) for im, lab in zip(images, labels, strict=True)])
+        images = match_contrast(images, field, gain)
+        print(f"{variant}: contrast gain {gain:.3f}", file=sys.stderr)
+    if "hist" in variant:
+        images = [match_histogram(im, real[i % len(real)][1]) for i, im in enumerate(images)]
+    return images
 
 
 # --- statistics of generated against real data ---------------------------------------------------
@@ -191,3 +256,23 @@ def intensity_stats(images: list[np.ndarray], labels: list[np.ndarray]) -> dict[
 
 def bhattacharyya(p: list[float], q: list[float]) -> float:
     return float(np.sum(np.sqrt(np.asarray(p) * np.asarray(q))))
+
+
+def agreement(on_real: dict, on_syn: dict, entries: list[str]) -> dict[str, Any]:
+    """Kendall's τ between the rankings on real and synthetic data, per score, and the
+    per-segmenter differences (synthetic − real)."""
+    from scipy.stats import kendalltau
+
+    scores = ("ap_at.0.5", "f1", "seg", "SEG_all")
+    value = lambda r, e, c: r[e][c] if c == "SEG_all" else r[e][c][0]  # noqa: E731
+    out: dict[str, Any] = {"segmenters": entries, "kendall_tau": {},
+                           "difference_synthetic_minus_real": {}}  # fmt: skip
+    for c in scores:
+        a = [value(on_real, e, c) for e in entries]
+        b = [value(on_syn, e, c) for e in entries]
+        tau = kendalltau(a, b)
+        out["kendall_tau"][c] = {"tau": float(tau.statistic), "p": float(tau.pvalue)}
+        out["difference_synthetic_minus_real"][c] = {
+            e: y - x for e, x, y in zip(entries, a, b, strict=True)
+        }
+    return out
