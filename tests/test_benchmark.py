@@ -212,3 +212,40 @@ def test_report_shows_a_benchmark(sim, tmp_path):
     report = build_report([out], tmp_path / "report", ancestors=False)
     page = (report / "index.html").read_text()
     assert "ranked by" in page and "ranking_ap_at_0_5" in page
+
+
+def test_shared_frames_three_segmenters_cli(timelapse, tmp_path):
+    """The bar: `celltool benchmark` on the shared frames (8-bit anti-aliased binary masks)
+    with three segmenters (one of them third-party) writes the table, the plots and the page."""
+    import shutil
+
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i in range(160, 166):
+        shutil.copy(timelapse / "images" / f"{i:03d}.png", images)
+        shutil.copy(timelapse / "masks" / f"{i:03d}.png", masks)
+    plugin_dir = tmp_path / "plugins"
+    plugin_dir.mkdir()
+    (plugin_dir / "example_otsu.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(EXAMPLE)!r})\n"
+        "from celltool_example_otsu import register_segmenters  # noqa: F401\n"
+    )
+    out = tmp_path / "bench"
+    env = {"CELLTOOL_PLUGINS_DIR": str(plugin_dir)}
+    res = cli("benchmark", str(images), "--labels", str(masks), "-s",
+              "watershed,watershed:tuned,otsu", "--options", "watershed:tuned.min_distance=8",
+              "-o", str(out), "--workers", "1", env=env)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "read as binary (> 127)" in res.stderr
+    ranking = read_csv(out / "ranking.csv")
+    assert {r["segmenter"] for r in ranking} == {"watershed", "watershed:tuned", "otsu"}
+    assert all(r["n_images"] == "6" for r in ranking)
+    assert ranking[-1]["segmenter"] == "otsu"  # one threshold for a vignetted field
+    assert float(ranking[0]["ap_at.0.5"]) > 0.4  # watershed on these frames: ~0.5
+    for name in ("index.html", "scores.csv", "ranking.json", "plots/runtime.png"):
+        assert (out / name).is_file()
+    from celltool.labels import instances_of_mask
+
+    ref = read_image(out / "reference" / "160.png")
+    assert np.array_equal(ref, instances_of_mask(read_image(masks / "160.png")))
