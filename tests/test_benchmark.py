@@ -74,6 +74,8 @@ def test_three_segmenters_scores_equal_evaluate(sim, tmp_path, otsu_plugin):
         for a, b in zip(mine, theirs, strict=True):
             for c in columns:
                 assert float(a[c]) == pytest.approx(float(b[c]), rel=1e-9, abs=1e-12), c
+        for plot in ("f1", "f1_precision", "f1_recall", "ap_at_0_5", "ap_at_0_75"):
+            assert (ev / "plots" / f"{plot}.png").is_file(), plot  # no name collisions
         summary = json.loads((ev / "summary.json").read_text())
         record = next(r for r in ranking if r["segmenter"] == name)
         assert record["ctc"]["SEG"] == summary["ctc"]["SEG"]
@@ -249,3 +251,15 @@ def test_shared_frames_three_segmenters_cli(timelapse, tmp_path):
 
     ref = read_image(out / "reference" / "160.png")
     assert np.array_equal(ref, instances_of_mask(read_image(masks / "160.png")))
+
+
+def test_ap_at_is_what_ap_averages(sim):
+    from celltool_metrics.segmentation import THRESHOLDS, ap_at, average_precision
+
+    gt = read_image(sim / "cells" / list_images(sim / "cells")[0].name)
+    pred = np.roll(gt, 2, axis=1)  # shifted objects: AP falls with the IoU threshold
+    values = ap_at(gt, pred, THRESHOLDS)
+    assert list(values) == [f"{t:g}" for t in THRESHOLDS]
+    assert np.mean(list(values.values())) == pytest.approx(average_precision(gt, pred))
+    assert values["0.5"] >= values["0.75"] >= values["0.95"] and values["0.5"] > values["0.95"]
+    assert ap_at(gt, gt) == {"0.5": 1.0, "0.75": 1.0, "0.9": 1.0}
