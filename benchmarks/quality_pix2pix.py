@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 def build_pairs(data: Path, out: Path) -> Path:
     from celltool.imageio import read_image
-    from celltool.steps.splitting import pairs_folder as write_pairs
+    from celltool.steps.pairs import pairs_folder as write_pairs
 
     if out.exists():
         return out

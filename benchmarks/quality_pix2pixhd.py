@@ -69,7 +69,7 @@ def mask(data: Path, i: int) -> np.ndarray:
 def mask_pairs(data: Path, out: Path, train: list[int], test: list[int]) -> Path:
     """Side-by-side [image | mask] pairs (as quality_pix2pix.build_pairs, any frame subset)."""
     from celltool.imageio import read_image
-    from celltool.steps.splitting import pairs_folder as write_pairs
+    from celltool.steps.pairs import pairs_folder as write_pairs
 
     if out.exists():
         return out

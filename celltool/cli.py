@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate", "Score generated images or segmentations against real ones."),
     "demo": ("demo", "Run every step on simulated data and print the folder."),
     "report": ("report", "One static HTML page from celltool output folders."),
+    "benchmark": ("benchmark", "Run segmenters on labelled images; rank them with intervals."),
     "plugins": ("plugins_cmd", "List plugins: package, version, what each provides."),
 }
 SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": MAX_WIDTH}

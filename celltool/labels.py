@@ -158,6 +158,18 @@ def filter_instances(
     return relabel_sequential(np.where(drop[labels], 0, labels))
 
 
+def instances_of_mask(mask: np.ndarray) -> np.ndarray:
+    """Instances of a binary mask: foreground > 127 (> 0 for 0/1 masks; anti-aliased 8-bit
+    masks keep their solid part), 8-connected (2D) or 26-connected (3D) components, ids 1..N
+    (int32)."""
+    from scipy import ndimage
+
+    mask = np.asarray(mask)
+    fg = mask > (127 if mask.max(initial=0) > 1 else 0)
+    labels, _ = ndimage.label(fg, structure=np.ones((3,) * fg.ndim, bool))
+    return labels
+
+
 def foreground(frame: np.ndarray) -> np.ndarray:
     """Otsu foreground of one frame (all False for a constant frame)."""
     from skimage.filters import threshold_otsu

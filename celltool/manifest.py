@@ -43,6 +43,7 @@ KINDS = (
     "spots",  # fluorescent spots: rendered images, spot label maps, masks, ground-truth table
     "demo",  # the demo's results
     "report",  # an HTML report of other folders (celltool report)
+    "benchmark",  # segmenters run and ranked on labelled images (celltool benchmark)
 )
 
 

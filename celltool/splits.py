@@ -5,6 +5,7 @@ Used by ``celltool split`` whatever splitter plugin cuts the samples; numpy in, 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -83,3 +84,17 @@ def temporal_pairs(sequences: Sequence[str], splits: Sequence[str]) -> list[tupl
         for i in range(len(sequences) - 1)
         if sequences[i] == sequences[i + 1] and splits[i] == splits[i + 1]
     ]
+
+
+def parse_ratios(text: str) -> tuple[float, ...]:
+    """``"0.8,0.1,0.1"`` → three finite non-negative fractions (any positive sum)."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UsageError(f"--ratios {text!r}: expected 3 numbers train,val,test") from None
+    if len(values) != 3 or not all(math.isfinite(v) and v >= 0 for v in values) or not sum(values):
+        raise UsageError(
+            f"--ratios {text!r}: takes 3 finite non-negative numbers train,val,test with a "
+            "positive sum (e.g. 0.8,0.1,0.1)"
+        )
+    return values

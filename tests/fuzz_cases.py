@@ -222,6 +222,9 @@ def cases(data: dict[str, Path], runs: dict[str, Path]) -> dict[str, Case]:
             skip=not_runnable("metrics"),
         ),  # fmt: skip
         "report": Case(["report"], [str(data["sim"])], {"--samples": ["1"]}),
+        "benchmark": Case(
+            ["benchmark"], [str(data["sim"])], {**serial, "--bootstrap": ["20"], "-m": ["f1"]}
+        ),  # fmt: skip
         "train pix2pix": Case(["train", "pix2pix"], [str(data["pairs"])], TRAIN_TINY),
         "train dual": Case(
             ["train", "dual"], [str(data["temporal"])], {**TRAIN_TINY, "--rollout": ["1"]}
@@ -241,14 +244,14 @@ _COUNTER = iter(range(10**9))
 
 
 def not_runnable(family: str) -> set[str]:
-    """Options of components that cannot run here (no cellpose model, no LPIPS weights, KID/FID
-    without an Inception weights file): their values are fuzzed through ``Param.convert`` by
-    tests/test_bounds.py instead."""
+    """Options of components that cannot run here (no cellpose or unet-seg model, no LPIPS
+    weights, KID/FID without an Inception weights file): their values are fuzzed through
+    ``Param.convert`` by tests/test_bounds.py instead."""
     from celltool import plugins
 
     missing = set()
     for component in plugins.registry().all(family):
-        absent = component.name in ("cellpose", "kid_fid")
+        absent = component.name in ("cellpose", "kid_fid", "unet-seg")  # need a model file
         if absent or (component.name == "lpips" and not _lpips_weights()):
             missing |= {p.flag for p in component.params}
     return missing

@@ -268,7 +268,7 @@ def test_resume_is_exact(toy, tmp_path):
 
 
 def test_non_temporal_pairs_are_a_one_line_error(tmp_path):
-    from celltool.steps.splitting import pairs_folder as write_pairs
+    from celltool.steps.pairs import pairs_folder as write_pairs
 
     image = np.zeros((32, 32), np.uint8)
     pairs = write_pairs(tmp_path / "p", {"train": [("a", image, image)]})

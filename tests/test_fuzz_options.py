@@ -18,8 +18,8 @@ from fuzz_cases import VALUES, cases, check, options_of, sample_values, tiny_dat
 # Values that are valid and mean "the model's default" (200 epochs): not a bound to check.
 LONG_BUT_VALID = {("--epochs", "0")}
 MAX_SECONDS = 10.0  # per call, on a loaded 2-core machine (typical: 0.05-1 s)
-CASES = ("simulate", "segment", "sketch", "split", "evaluate", "report", "train pix2pix",
-         "train dual", "generate pix2pix", "generate dual")  # fmt: skip
+CASES = ("simulate", "segment", "sketch", "split", "evaluate", "report", "benchmark",
+         "train pix2pix", "train dual", "generate pix2pix", "generate dual")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

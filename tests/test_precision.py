@@ -51,7 +51,7 @@ def test_explicit_bf16_on_a_cpu_without_it_warns_once(cpu, monkeypatch):
 def _pairs(tmp_path):
     import numpy as np
 
-    from celltool.steps.splitting import pairs_folder
+    from celltool.steps.pairs import pairs_folder
 
     rng = np.random.default_rng(0)
     items = [(f"{i}", rng.integers(0, 255, (32, 32), np.uint8),

@@ -369,3 +369,29 @@ def test_assign_splits_by_frame_time_and_sequence():
     assert set(by_seq) == {"train", "val", "test"}
     pairs = temporal_pairs(seqs3, ["train"] * 12)
     assert pairs == [(0, 1), (1, 2), (2, 3), (4, 5), (5, 6), (7, 8), (8, 9), (9, 10), (10, 11)]
+
+
+def test_instance_labels_in_folders_layout(sim, tmp_path):
+    """--labels instances: a simulation's cell ids survive (uint16, 1..N per crop), and the
+    binary default is unchanged."""
+    out = run(str(sim), "-o", str(tmp_path / "p"), "--layout", "folders", "--labels",
+              "instances", "--crop", "64", "--crops", "1", "--ratios", "1,0,0")  # fmt: skip
+    manifest = json.loads((out / "celltool.json").read_text())
+    assert manifest["params"]["labels"] == "instances"
+    assert not (out / "train" / "sketch").exists()
+    rows = table(out)
+    for row in rows:
+        labels = read_image(out / "train" / "labels" / Path(row["file"]).name)
+        assert labels.dtype == np.uint16 and labels.shape == (64, 64)
+        r, c = int(row["row"]), int(row["col"])
+        source = read_image(sim / "cells" / row["frame"])[r : r + 64, c : c + 64]
+        ids = np.unique(labels[labels > 0])
+        assert np.array_equal(ids, np.arange(1, len(ids) + 1))
+        assert np.array_equal(labels > 0, source > 0)
+        assert len(ids) == len(np.unique(source[source > 0]))  # one id per source object
+    binary = run(str(sim), "-o", str(tmp_path / "b"), "--layout", "folders", "--crop", "64",
+                 "--crops", "1")  # fmt: skip
+    masks = list_images(binary / "train" / "sketch")
+    assert masks and set(np.unique(read_image(masks[0]))) <= {0, 255}
+    res = cli("split", str(sim), "-o", str(tmp_path / "x"), "--labels", "instances")
+    assert res.returncode == 2 and "--layout folders" in res.stderr

@@ -21,7 +21,7 @@ TINY_CONFIG = {"netG": "unet_32", "ngf": 4, "ndf": 4, "crop_size": 32, "preproce
 
 def make_pairs(tmp: Path, *, n: int = 6, size: int = 48, bit_depth: int = 8, seed: int = 0) -> Path:
     """A side-by-side pairs folder from simulated-looking blobs: image | mask."""
-    from celltool.steps.splitting import pairs_folder as write_pairs
+    from celltool.steps.pairs import pairs_folder as write_pairs
 
     rng = np.random.default_rng(seed)
     items = []

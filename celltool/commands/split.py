@@ -69,13 +69,22 @@ def add(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        labels: Annotated[
+            str,
+            typer.Option(
+                "--labels",
+                help="binary (masks as sketches) | instances (a simulation's or segmentation's "
+                "instance maps in <split>/labels/; needs --layout folders).",
+            ),
+        ] = "binary",
         seed: SeedOpt = 0,
         overwrite: OverwriteOpt = False,
         options: dict | None = None,
     ) -> None:
         """Paired train/val/test data (image + sketch) for image models, split by frame or
         time, with a crop table; or a Cell Tracking Challenge export (--format ctc)."""
-        from celltool.steps.splitting import parse_ratios, split
+        from celltool.splits import parse_ratios
+        from celltool.steps.splitting import split
 
         folders = input_folders(inputs)
         if len(folders) != 1:
@@ -97,6 +106,7 @@ def add(app: typer.Typer) -> None:
                     sequence_pattern=sequence_pattern,
                     seed=seed,
                     overwrite=overwrite,
+                    labels=labels,
                 )
             ]
         )

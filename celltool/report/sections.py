@@ -263,6 +263,7 @@ def report_section(folder: Path, manifest: dict | None, ctx: ReportContext) -> s
 
 def builtin_renderers() -> dict[str, Render]:
     from celltool.report import results
+    from celltool.report.benchmark import benchmark_section
 
     return {
         "images": images_section,
@@ -279,6 +280,7 @@ def builtin_renderers() -> dict[str, Render]:
         "spots": container_section,
         "demo": demo_section,
         "report": report_section,
+        "benchmark": benchmark_section,
     }
 
 

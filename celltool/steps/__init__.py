@@ -30,6 +30,7 @@ _STEPS = {
     "generate": "generation",
     "evaluate": "evaluation",
     "demo": "demo",
+    "benchmark": "benchmarking",
 }
 
 __all__ = list(_STEPS)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,10 @@ from celltool.imageio import (
     write_image,
     write_labels,
 )
+from celltool.labels import relabel_sequential
 from celltool.manifest import make_manifest, part, require_kind
 from celltool.outputs import OutputFolder, default_output
-from celltool.splits import SPLITS, assign_splits, temporal_pairs
+from celltool.splits import SPLITS, assign_splits, parse_ratios, temporal_pairs
 from celltool.steps.common import component as get_component
 from celltool.steps.common import existing
 
@@ -48,6 +48,7 @@ class Source:
     names: list[Path]  # image paths relative to ``images``
     sequences: list[str]  # sequence of every image
     binary: bool = False  # the sketch is a label part: pairs get its binary mask (0/255 uint8)
+    instances: bool = False  # the label part's instance maps go to `<split>/labels/` (uint16)
 
 
 def _sequences(names: list[Path], pattern: str | None, images: Path) -> list[str]:
@@ -167,6 +168,7 @@ def write_pairs(
         frames = [_read_pair(src.images / src.names[i], sketches[i]) for i in unit]
         if src.binary:  # cell label maps of a simulation/segmentation: their binary masks
             frames = [(im, ((sk > 0) * 255).astype(np.uint8)) for im, sk in frames]
+        sketch_dir = "labels" if src.instances else "sketch"
         shape = frames[0][0].shape[:2]
         if any(f[0].shape[:2] != shape for f in frames):
             raise CelltoolError(
@@ -191,7 +193,10 @@ def write_pairs(
                 files = {}
                 for (image, sketch), suffix in zip(frames, suffixes, strict=True):
                     files[f"{split}/image{suffix}/{name}"] = _crop(image, window)
-                    files[f"{split}/sketch{suffix}/{name}"] = _crop(sketch, window)
+                    crop = _crop(sketch, window)
+                    if src.instances:
+                        crop = relabel_sequential(crop)
+                    files[f"{split}/{sketch_dir}{suffix}/{name}"] = crop
             for rel, array in files.items():
                 (work / rel).parent.mkdir(parents=True, exist_ok=True)
                 write_image(work / rel, array)
@@ -264,9 +269,14 @@ def split(
     sequence_pattern: str | None = None,
     seed: int = 0,
     overwrite: bool = False,
+    labels: str = "binary",
 ) -> Path:
     """Build a ``pairs`` folder (or a CTC export, ``fmt="ctc"``) from ``source`` into ``out``
-    (default ``SOURCE-split``/``SOURCE-ctc``); return ``out``. See docs/sketch-split.md."""
+    (default ``SOURCE-split``/``SOURCE-ctc``); return ``out``. See docs/sketch-split.md.
+
+    ``labels="instances"`` (a simulation or segmentation source, ``layout="folders"``): the
+    pairs hold the cell instance maps (``<split>/labels/``, uint16, ids 1..N per crop) instead
+    of their binary masks (``<split>/sketch/``), for segmenters that learn (``unet-seg``)."""
     source = Path(source)
     masks = Path(masks) if masks is not None else None
     if fmt not in ("pairs", "ctc"):
@@ -277,6 +287,8 @@ def split(
         raise UsageError(f"--pairs {pairs!r}: choose single or temporal")
     if sketch_part not in ("gray", "index"):
         raise UsageError(f"--sketch {sketch_part!r}: choose gray or index")
+    if labels not in ("binary", "instances"):
+        raise UsageError(f"--labels {labels!r}: choose binary or instances")
     parse_ratios(",".join(map(str, ratios)))  # the same checks for Python callers
     temporal = pairs == "temporal"
     if temporal and by == "frame":
@@ -286,6 +298,13 @@ def split(
     component = get_component("splitters", method)
     params = component.resolve(params)
     src = find_source(source, masks, sketch_part, sequence_pattern)
+    if labels == "instances":
+        if not src.binary or fmt != "pairs" or layout != "folders":
+            raise UsageError(
+                "--labels instances needs a simulation or segmentation folder, --layout folders "
+                "and --format pairs"
+            )
+        src.binary, src.instances = False, True
     out = Path(out) if out else default_output(source, "split" if fmt == "pairs" else "ctc")
     inputs = [source] + ([masks] if masks is not None else [])
     reads = [*inputs, *existing([src.images, src.sketch, src.labels])]  # parts may lie elsewhere
@@ -328,6 +347,7 @@ def split(
                     warn(f"split '{split}' is empty ({len(src.names)} frames)")
             facts.update(
                 layout=layout,
+                labels="instances (<split>/labels/, uint16)" if src.instances else None,
                 pairs=pairs,
                 parts=(["image_t", "sketch_t", "image_t1", "sketch_t1"] if temporal else None)
                 if layout == "folders"
@@ -354,51 +374,11 @@ def split(
                 "format": fmt,
                 "sketch": sketch_part,
                 "sequence_pattern": sequence_pattern,
+                "labels": labels,
             },
             seed=seed,
             plugin=component,
             inputs=inputs,
             facts=facts,
         )
-    return out
-
-
-def parse_ratios(text: str) -> tuple[float, ...]:
-    """``"0.8,0.1,0.1"`` → three finite non-negative fractions (any positive sum)."""
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise UsageError(f"--ratios {text!r}: expected 3 numbers train,val,test") from None
-    if len(values) != 3 or not all(math.isfinite(v) and v >= 0 for v in values) or not sum(values):
-        raise UsageError(
-            f"--ratios {text!r}: takes 3 finite non-negative numbers train,val,test with a "
-            "positive sum (e.g. 0.8,0.1,0.1)"
-        )
-    return values
-
-
-def pairs_folder(
-    out: str | Path,
-    splits: dict[str, list[tuple[str, np.ndarray, np.ndarray]]],
-    *,
-    bit_depth: int = 8,
-    overwrite: bool = False,
-) -> Path:
-    """A side-by-side ``pairs`` folder from arrays: ``split -> [(stem, image, sketch), ...]``,
-    each file ``[image | sketch]`` (left = real image, right = sketch). For data made in
-    Python (benchmarks, tests) rather than cut from a sketch folder."""
-    out = Path(out)
-    folder = OutputFolder(out, overwrite=overwrite)
-    with folder as work:
-        for name, items in splits.items():
-            (work / name).mkdir()
-            for stem, image, sketch in items:
-                write_image(work / name / f"{stem}.png", np.concatenate([image, sketch], axis=1))
-        folder.manifest = make_manifest(
-            "pairs",
-            step="split",
-            params={"method": "arrays"},
-            facts={"layout": "side-by-side", "bit_depth": bit_depth,
-                   "counts": {k: len(v) for k, v in splits.items()}},
-        )  # fmt: skip
     return out

@@ -110,9 +110,31 @@ def resolve_model(model: str, major: int, download: bool, flag: str = "--model")
     return "name", model
 
 
+def is_run(model: str) -> bool:
+    """Whether ``model`` names a run folder of ``celltool train cellpose``."""
+    from celltool.manifest import read_manifest
+
+    path = Path(model).expanduser()
+    return path.is_dir() and (read_manifest(path) or {}).get("kind") == "run"
+
+
+def load_run(run: str, major: int, gpu: bool) -> Any:
+    """The cellpose model of a ``celltool train cellpose`` run (its latest checkpoint)."""
+    from celltool.training.generate import load_trainer
+
+    if major >= 4:
+        raise UsageError(f"{run}: runs of `celltool train cellpose` need cellpose 3.x")
+    trainer, record = load_trainer(Path(run).expanduser(), device="cuda" if gpu else "cpu")
+    if record["model"] != "cellpose":
+        raise CelltoolError(f"is a '{record['model']}' run, not a cellpose run", run)
+    return trainer.cellpose_model(gpu=gpu)
+
+
 def load_model(model: str, major: int, download: bool, gpu: bool, flag: str = "--model") -> Any:
     from cellpose import models
 
+    if is_run(model):
+        return load_run(model, major, gpu)
     how, value = resolve_model(model, major, download, flag)
     if major >= 4:
         return models.CellposeModel(gpu=gpu, pretrained_model=value)

@@ -12,7 +12,7 @@ Targets (imported only when used), by ``info["kind"]``:
 """
 
 from celltool import hookimpl
-from celltool.components import Component, Param, parse_device
+from celltool.components import Component, Param, parse_device, parse_floats
 from celltool.contracts import METRIC_KINDS
 
 M = "celltool_metrics"
@@ -129,6 +129,24 @@ METRICS = (
         "segmentation",
         True,
         "Mean AP over IoU 0.5:0.95.",
+    ),
+    _c(
+        "ap_at",
+        f"{M}.segmentation:ap_at",
+        "segmentation",
+        True,
+        "AP = TP/(TP+FP+FN) at single IoU thresholds (default 0.5, 0.75, 0.9).",
+        (
+            Param(
+                "ap_thresholds",
+                (0.5, 0.75, 0.9),
+                "IoU thresholds of ap_at, comma-separated.",
+                parse=parse_floats,
+                min=0.01,
+                max=1.0,
+            ),
+        ),
+        default=False,
     ),
     _c(
         "f1",

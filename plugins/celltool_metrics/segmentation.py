@@ -17,6 +17,7 @@ from celltool.labels import iou_matrix, match_instances
 
 __all__ = [
     "aggregated_jaccard",
+    "ap_at",
     "average_precision",
     "ctc_scores",
     "det",
@@ -55,6 +56,14 @@ def average_precision(
         denom = m.tp + m.fp + m.fn
         values.append(m.tp / denom if denom else 1.0)
     return float(np.mean(values))
+
+
+def ap_at(
+    gt: np.ndarray, pred: np.ndarray, ap_thresholds: Sequence[float] = (0.5, 0.75, 0.9)
+) -> dict[str, float]:
+    """TP/(TP + FP + FN) at each IoU threshold (one-to-one matching), keyed ``"0.5"``,
+    ``"0.75"``, ...: the values the mean of :func:`average_precision` is taken over."""
+    return {f"{t:g}": average_precision(gt, pred, (float(t),)) for t in ap_thresholds}
 
 
 def detection_at_50(gt: np.ndarray, pred: np.ndarray) -> dict[str, float]:

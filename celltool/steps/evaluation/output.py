@@ -62,7 +62,7 @@ def write_plots(
     folder: Path, rows: list[dict[str, Any]], columns: list[str], higher: dict[str, bool]
 ) -> None:
     """One distribution plot per metric column: ``plots/<metric>.png`` and the values behind
-    it, ``plots/<metric>.csv``."""
+    it, ``plots/<metric>.csv`` (dots of ``metric.key`` columns become ``_``)."""
     from celltool.plots import metric_distribution
 
     folder.mkdir(exist_ok=True)
@@ -72,7 +72,7 @@ def write_plots(
         plot = metric_distribution(
             values, metric=col, names=names, higher_is_better=higher.get(col.split(".")[0])
         )
-        plot.write(folder / col)
+        plot.write(folder / col.replace(".", "_"))  # "f1.recall" must not become "f1.png"
 
 
 def show_table(summary: dict[str, dict[str, float]], higher: dict[str, bool]) -> None:
