@@ -1,7 +1,7 @@
 """pix2pix speed: training iterations/s and inference images/s, unet_256 + PatchGAN-70, 256²,
 1 channel, batch 1, against a plain fp32 eager run of the same networks in the same invocation.
 
-Baseline ``fp32``: eager, contiguous tensors, ``torch.no_grad`` (inference) / foreach Adam
+Baseline ``fp32``: eager, contiguous tensors, ``torch.no_grad`` (inference) / torch's default Adam
 (training), denormals NOT flushed. Every other variant is timed in the same rounds, interleaved
 with the baseline (round r runs every variant once), and the figures are medians over rounds:
 wall-clock rate and process CPU seconds per iteration (``time.process_time``, all threads; the
@@ -23,7 +23,7 @@ calibrated on 8 random inputs so that eval-mode activations look like a trained 
 Batch 4 at 256² and batch 1 at 512² (what generate feeds with tiles) run fp32, cl, compile and
 compile+bf16.
 Training variants (``Pix2Pix.train_step``, the code ``celltool train`` runs), named by their
-parts (see make_trainer): fp32 (torch's kernels, foreach Adam: the baseline), gemm, bf16+cl
+parts (see make_trainer): fp32 (torch's kernels, default Adam: the baseline), gemm, bf16+cl
 (autocast), bf16+cl+fused, bf16+cl+fused+gemm, bf16+cl+fused+gemm+cmaster (master weights,
 copy path), bf16+cl+fused+gemm+master (what ``celltool train
 --precision bf16 --channels-last --fused-adam --master-weights`` runs; --gemm-convs is on by
