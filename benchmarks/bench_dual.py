@@ -6,7 +6,8 @@ compare the 40-frame sequences (frame 160 + steps 1..39) with the real frames 16
 - ``dual``     the temporal model (celltool train dual) with its fitted stochastic motion model
                (generate's default, ``--motion fitted``), --samples sequences, metrics averaged,
 - ``dual-net`` the same run with its motion network (``--motion net``),
-- ``seed``     the seed's behaviour (celltool train dual --variant seed: sketch → image → sketch),
+- ``seed``     Sequence-Generation's model (celltool train dual --variant
+               sequence-generation: sketch → image → sketch),
 - ``repeat``   frame 160 repeated (no motion, no growth).
 
 Metrics are the evaluate branch's sequence metrics (celltool_metrics.sequence) on the images:
@@ -197,7 +198,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=128, help="frame size in px (power of 2)")
     parser.add_argument("--epochs", type=int, default=4, help="dual epochs")
-    parser.add_argument("--seed-epochs", type=int, default=4, help="seed-variant epochs")
+    parser.add_argument(
+        "--seed-epochs", type=int, default=4, help="epochs of the sequence-generation variant"
+    )
     parser.add_argument("--ngf", type=int, default=16)
     parser.add_argument("--rollout", type=int, default=3)
     parser.add_argument("--lr", type=float, default=5e-4)

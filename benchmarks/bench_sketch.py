@@ -1,4 +1,5 @@
-"""Time one sketch of a 1536x2048 image (the seed's frame size) and the seed's way of doing it.
+"""Time one sketch of a 1536x2048 image (Biomedical-Image-Generation's frame size) and
+Biomedical-Image-Generation's way of doing it.
 
 Writes benchmarks/results/sketch.json. Run: .venv/bin/python benchmarks/bench_sketch.py [--runs N]
 The input is a simulated frame (celltool's cells2d, ~1500 cells) with a cell-free wound band.
@@ -33,7 +34,8 @@ def frame(seed: int = 0):
 
 
 def seed_way(image8, cells, nuclei):
-    """The seed's per-cell boundary loops (all ids) and OpenCV disc morphology (levels 4)."""
+    """Biomedical-Image-Generation's per-cell boundary loops (all ids) and OpenCV disc
+    morphology (levels 4)."""
     import cv2
     from scipy import ndimage
 
@@ -65,7 +67,9 @@ def timed(func, runs):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--seed-runs", type=int, default=1)
+    parser.add_argument(
+        "--seed-runs", type=int, default=1, help="runs of Biomedical-Image-Generation's (slow) way"
+    )
     args = parser.parse_args()
     from celltool_sketch.reference import cell_means, class_table, layer_bounds, render, to_gray8
 
@@ -117,7 +121,7 @@ def main() -> None:
     results["seed_way_boundaries_and_wound_s"] = median
     results["speedup_levels4_vs_seed_way"] = median / results["render_levels4_s"]
     print(
-        f"seed's way (per-cell loops + OpenCV discs): {median:.2f} s; "
+        f"Biomedical-Image-Generation's way (per-cell loops + OpenCV discs): {median:.2f} s; "
         f"speed-up x{results['speedup_levels4_vs_seed_way']:.0f}"
     )
     results["machine"] = finish(where)

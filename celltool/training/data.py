@@ -170,7 +170,7 @@ def augment(
     """Apply ONE random resize/crop/flip to several aligned (C, Y, X) arrays.
 
     ``nearest[i]``: resize array i with nearest neighbour (sketches/masks keep their codes;
-    the seed's bicubic resize blurred them), else with area/linear interpolation.
+    Sequence-Generation's bicubic resize blurred them), else with area/linear interpolation.
     """
     import cv2
 

@@ -137,8 +137,8 @@ class Dual(Trainer):
         return {k: v / steps for k, v in terms.items()}, reals, fakes
 
     def _seed_losses(self, xs: torch.Tensor, ss: torch.Tensor):
-        """The seed's Model 1 (s_t → x_t, conditional GAN + L1) and Model 2 (S on R's detached
-        output → s_t, L1) on every frame of the window."""
+        """Sequence-Generation's Model 1 (s_t → x_t, conditional GAN + L1) and Model 2 (S on R's
+        detached output → s_t, L1) on every frame of the window."""
         x, s = xs.flatten(0, 1), ss.flatten(0, 1)
         with self.ctx.autocast():
             fake = self.R(s)
@@ -185,7 +185,8 @@ class Dual(Trainer):
 
     @torch.no_grad()
     def visuals(self, batch: dict[str, Any]) -> list[torch.Tensor]:
-        """sketch_t+1 | image_t | generated image_t+1 | real image_t+1 (seed: sketch | R | real)."""
+        """sketch_t+1 | image_t | generated image_t+1 | real image_t+1 (sequence-generation:
+        sketch | R | real)."""
         xs, ss = batch["images"], batch["sketches"]
         show = lambda t: t[:, :1]  # noqa: E731  first channel, gray columns
         if self.variant == ORIGINAL:
@@ -216,7 +217,8 @@ class Dual(Trainer):
 
     def step(self, x: torch.Tensor, s: torch.Tensor, options: Mapping[str, Any]):
         """One recursion step with the motion network from (image_t, sketch_t) →
-        (image_t+1, sketch_t+1). dual: s ← M(s, x), x ← R(s, x); seed: s ← S(R(s)), x ← R(s)."""
+        (image_t+1, sketch_t+1). dual: s ← M(s, x), x ← R(s, x);
+        sequence-generation: s ← S(R(s)), x ← R(s)."""
         if self.variant == ORIGINAL:
             s = self._net(self.S, self._net(self.R, s, options), options)
             return self._net(self.R, s, options), s

@@ -77,8 +77,9 @@ def ssim(
 
     ``ssim_window="gaussian"`` (default): 11-tap Gaussian window, σ 1.5, population covariance
     (Wang et al.). ``ssim_window="uniform7"``: 7×7 uniform window with sample covariance (N−1), as
-    scikit-image's default (the seed). The mean skips a border of half the window (as
-    scikit-image does), and filtering reflects at the edges (ndimage/skimage "reflect").
+    scikit-image's default (Biomedical-Image-Generation's Metrics.py). The mean skips a border
+    of half the window (as scikit-image does), and filtering reflects at the edges
+    (ndimage/skimage "reflect").
     """
     a, b = _same_shape(real, gen)
     if a.ndim == 3:
@@ -162,7 +163,7 @@ def histogram(image: np.ndarray, data_range: float) -> np.ndarray:
     """256-bin probabilities over [0, data_range] (sums to 1).
 
     Integer images: bin k holds values v with ⌊v·256/(data_range+1)⌋ = k, so 8-bit data gets one
-    bin per gray level (the seed's bins) and 12/16-bit data equal-width bins of
+    bin per gray level (Biomedical-Image-Generation's bins) and 12/16-bit data equal-width bins of
     (data_range+1)/256 levels. Float images: ⌊v·256/data_range⌋, clipped to 0..255.
     """
     image = np.asarray(image)
@@ -222,7 +223,8 @@ def gradient_error(real: np.ndarray, gen: np.ndarray, *, data_range: float | Non
 
 
 def threshold_mask(image: np.ndarray, level: float = 128.0) -> np.ndarray:
-    """The seed's binarisation: min-max scale to [0, 255], then > 128 (constant → all False)."""
+    """Sequence-Generation's IoU binarisation: min-max scale to [0, 255], then > 128
+    (constant → all False)."""
     x = np.asarray(image)
     lo, hi = x.min(), x.max()
     if hi == lo:

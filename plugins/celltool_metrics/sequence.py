@@ -34,9 +34,9 @@ def motion(
     """Flow agreement and motion amount.
 
     ``flow_cosine``: per pixel (f_r·f_g)/(‖f_r‖‖f_g‖ + 1e−6), averaged over pixels, then over
-    steps (the seed's definition; where flows are below ~1e−3 px the 1e−6 dominates, so even
-    identical slow sequences score below 1). ``flow_cosine_weighted``: Σ f_r·f_g / Σ ‖f_r‖‖f_g‖
-    per step (magnitude-weighted; 1 for identical motion), mean over steps.
+    steps (Sequence-Generation's definition; where flows are below ~1e−3 px the 1e−6 dominates,
+    so even identical slow sequences score below 1). ``flow_cosine_weighted``:
+    Σ f_r·f_g / Σ ‖f_r‖‖f_g‖ per step (magnitude-weighted; 1 for identical motion), mean over steps.
     ``flow_magnitude_real/_generated``: mean over steps of the mean flow magnitude (px/frame).
     """
     _check(real, gen)

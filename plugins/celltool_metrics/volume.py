@@ -10,7 +10,7 @@ def regions(mask: np.ndarray, closing: int = 15, erode: int = 2) -> dict:
 
     close(S) = ``closing``× dilation then ``closing``× erosion (6-connected element); the stack
     is padded by ``closing + 1`` empty voxels on every side so the closing neither sticks to
-    nor is eaten from the stack's edges (the seed padded z only, by 16).
+    nor is eaten from the stack's edges (cell_data_synthesis padded z only, by 16).
     BG inside = erode(close(S) ∧ ¬S, ``erode``×); BG outside = erode(¬close(S), ``erode``×).
     """
     from scipy import ndimage

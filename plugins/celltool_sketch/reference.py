@@ -1,4 +1,4 @@
-"""The seed's reference ("sketch") classes, vectorised: numpy in, numpy out.
+"""Reference ("sketch") classes, vectorised: numpy in, numpy out.
 
 Reproduces Biomedical-Image-Generation's Reference1/2/3 class sets (``levels`` 4, 7, 9) and the
 binary cell/background sketch of Sequence-Generation (``levels`` 1); see docs/sketch-split.md.
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-SEED_SHAPE = (1536, 2048)  # the seed's frame size (H, W): radii are the seed's there
+SEED_SHAPE = (1536, 2048)  # Biomedical-Image-Generation's frame size (H, W): its radii
 SEED_RADII = (60, 60, 140, 50)  # pad, open (erode), grow (dilate), shrink (erode)
 SEED_OUTER_LIMITS = (55.0, 95.0)  # Reference3's fixed outer limits
 LEVELS = (1, 4, 7, 9)
@@ -30,7 +30,7 @@ def class_names(levels: int) -> list[str]:
 
 
 def gray_values(n_classes: int) -> np.ndarray:
-    """``uint8(linspace(0, 255, n))`` truncated as in the seed (63.75 → 63)."""
+    """``uint8(linspace(0, 255, n))`` truncated as in Biomedical-Image-Generation (63.75 → 63)."""
     return np.linspace(0, 255, n_classes).astype(np.uint8)
 
 
@@ -42,14 +42,16 @@ def class_table(levels: int) -> list[dict]:
 
 
 def scaled_radii(shape: Sequence[int], base: Sequence[int] = SEED_RADII) -> tuple[int, ...]:
-    """Wound radii for an image of ``shape``: the seed's radii times sqrt(H·W / (1536·2048)),
-    rounded, at least 1. At 1536×2048 they are exactly the seed's (60, 60, 140, 50)."""
+    """Wound radii for an image of ``shape``: Biomedical-Image-Generation's radii times
+    sqrt(H·W / (1536·2048)), rounded, at least 1. At 1536×2048 they are exactly its
+    (60, 60, 140, 50)."""
     scale = float(np.sqrt(shape[0] * shape[1] / (SEED_SHAPE[0] * SEED_SHAPE[1])))
     return tuple(max(1, int(round(r * scale))) for r in base)
 
 
 def to_gray8(image: np.ndarray) -> np.ndarray:
-    """The seed's intensity scale: PIL 'L' luma for colour, then autocontrast (cutoff 0).
+    """Biomedical-Image-Generation's intensity scale: PIL 'L' luma for colour, then autocontrast
+    (cutoff 0).
 
     Autocontrast stretches [min, max] linearly to [0, 255] and truncates, like PIL's LUT.
     """
@@ -73,7 +75,8 @@ def inner_boundaries(labels: np.ndarray, thickness: int = 1) -> np.ndarray:
 
     A pixel of instance i is a boundary pixel when it does not survive ``thickness`` binary
     erosions of instance i's mask with the 3×3 cross, the outside of the image counting as
-    background: exactly the seed's per-cell ``mask & ~binary_erosion(mask)`` for thickness 1.
+    background: exactly Biomedical-Image-Generation's per-cell ``mask & ~binary_erosion(mask)``
+    for thickness 1.
     """
     eroded = np.asarray(labels)
     for _ in range(max(0, int(thickness))):
@@ -117,12 +120,13 @@ def _dilate_disc(mask: np.ndarray, r: int) -> np.ndarray:
 def wound_masks(
     cells: np.ndarray, radii: Sequence[int] = SEED_RADII
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The seed's wound morphology on the cell-free mask; returns ``(M2, M3)``.
+    """Biomedical-Image-Generation's wound morphology on the cell-free mask; returns ``(M2, M3)``.
 
     H0 = cells == 0, padded with a ``pad``-px frame of False; E = erode(H0, open);
     D = dilate(E, grow); D2 = erode(D, shrink) with disc kernels; crop; M2 = D, M3 = D2.
-    The discs are applied through exact Euclidean distance transforms (same result as the
-    seed's OpenCV erode/dilate with disc kernels, in time independent of the radius).
+    The discs are applied through exact Euclidean distance transforms (same result as
+    Biomedical-Image-Generation's OpenCV erode/dilate with disc kernels, in time independent of
+    the radius).
     """
     pad, r_open, r_grow, r_shrink = (int(r) for r in radii)
     h0 = np.pad((np.asarray(cells) == 0).view(np.uint8) * np.uint8(255), pad)
@@ -134,7 +138,7 @@ def wound_masks(
 
 def cell_means(gray8: np.ndarray, cells: np.ndarray, nuclei: np.ndarray | None) -> np.ndarray:
     """Mean of ``gray8`` over each cell's non-nuclear pixels, indexed by cell id (NaN where a
-    cell has none): the seed's ``cyto2`` means."""
+    cell has none): Biomedical-Image-Generation's ``cyto2`` means."""
     cyto = np.asarray(cells)
     if nuclei is not None:
         cyto = np.where(np.asarray(nuclei) != 0, 0, cyto)
@@ -154,7 +158,7 @@ def layer_bounds(means: np.ndarray, levels: int, limits: Sequence[float] = ()) -
     levels 7: the 1/3 and 2/3 quantiles (or the two ``limits``). levels 9: outer limits
     (``limits`` if two are given, else 55, 95) and the 1/3, 2/3 quantiles of the means in
     [lower, upper) as inner bounds, or all four bounds from ``limits``. Quantiles are linear
-    (``numpy.quantile``), not the seed's index terciles.
+    (``numpy.quantile``), not Biomedical-Image-Generation's index terciles.
     """
     limits = [float(v) for v in limits]
     means = np.asarray(means, np.float64)
@@ -221,7 +225,7 @@ def render(
         import cv2
 
         cyto_edge = cv2.dilate(cyto_edge.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    cyto_edge &= ~m3  # the seed drops cell boundaries near the wound (boundary_mask2)
+    cyto_edge &= ~m3  # Biomedical-Image-Generation drops boundaries near the wound (boundary_mask2)
     out = np.where(healing, 0, 1).astype(np.uint8)
     n_layers = N_LAYERS[levels]
     cyto = in_cell & ~cyto_edge
@@ -246,5 +250,5 @@ def render(
 
 
 def gray_sketch(index: np.ndarray, levels: int) -> np.ndarray:
-    """The gray-coded sketch: the seed's gray value of every class index."""
+    """The gray-coded sketch: the gray value of every class index (linspace)."""
     return gray_values(len(class_names(levels)))[index]
