@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -20,6 +19,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from machine import finish, machine  # noqa: E402
 
 
 def sim_rate(executor: str, workers: int, images: int, runs: int) -> float:
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
+    where = machine()
     sim_runs = max(1, args.runs // 2)
     serial = sim_rate("serial", 1, args.images, sim_runs)
     parallel = sim_rate("process", args.workers, args.images, sim_runs)
@@ -62,13 +64,11 @@ def main() -> None:
         "runs": args.runs,
         "images_per_run": args.images,
         "workers": args.workers,
-        "cpu_count": os.cpu_count(),
-        "load_avg_1min": round(os.getloadavg()[0], 2),
-        "python": platform.python_version(),
         "note": "medians; machine shared with other jobs when load_avg_1min > cpu_count",
     }
     for key, value in results.items():
         print(f"{key:>40}: {value}")
+    results["machine"] = finish(where)
     out = HERE / "results" / "core.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

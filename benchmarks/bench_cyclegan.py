@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -41,6 +40,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "plugins"))
 
 import torch  # noqa: E402
+from machine import finish, machine  # noqa: E402
 
 CONFIGS = {
     "documented": {"ngf": 8, "crop": (16, 48, 48)},
@@ -225,32 +225,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/cyclegan.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    cpu_model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    flags = set()
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        pass
     result: dict = {
+        "machine": machine(args.device),
         "device": args.device,
-        "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None,
-        "cpu": cpu_model,
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "amx_bf16": "amx_bf16" in flags,
-        "avx512_bf16": "avx512_bf16" in flags,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "cores": os.cpu_count(),
         "iters": args.iters,
         "rounds": args.rounds,
-        "loadavg_start": os.getloadavg(),
         "configs": {k: {"ngf": v["ngf"], "crop": list(v["crop"])} for k, v in CONFIGS.items()},
     }
     partial = args.out.with_suffix(".partial.json")  # every finished stage, for --resume
@@ -291,7 +270,7 @@ def main() -> None:
             f"not run: the step keeps ~{need / 2**30:.0f} GB for autograd (measured at "
             f"16×64×64, scaled by voxels); {available / 2**30:.0f} GB available"
         )
-    result["loadavg_end"] = os.getloadavg()
+    finish(result["machine"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     partial.unlink(missing_ok=True)

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import finish, machine
 
 REPO = Path(__file__).resolve().parents[1]
 # shared/ lies beside the repository (CI) or at /work/shared (the engineers' worktrees)
@@ -225,6 +226,7 @@ def main() -> None:
     from celltool.imageio import read_image
     from celltool.steps.splitting import split as split_folder
 
+    where = machine()
     t_start = time.perf_counter()
     images, masks = prepare(args.work, args.size)
     pairs = split_folder(
@@ -294,6 +296,7 @@ def main() -> None:
     png = args.out.with_name(args.out.stem + "_curves.png")
     plot(curves, png)
     record = {
+        "machine": finish(where),
         "command": "benchmarks/bench_dual.py " + " ".join(sys.argv[1:]),
         "setup": {k: str(v) for k, v in vars(args).items()},
         "timing_s": {**timing, "total": time.perf_counter() - t_start},

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "plugins")]
+from machine import finish, machine  # noqa: E402
 
 IMAGE_METRICS = (
     "psnr ssim mse mae pearson cross_entropy bhattacharyya bhattacharyya_distance "
@@ -72,12 +72,11 @@ def main() -> None:
     from celltool.steps.evaluation import evaluate as evaluate_folders
 
     results: dict = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "size": [512, 512],
         "pairs": args.pairs,
         "repeats": args.repeats,
         "metrics": IMAGE_METRICS,
-        "load_avg_1min_at_start": round(os.getloadavg()[0], 2),
         "note": "medians over repeats; noisy when the load average exceeds the core count",
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,6 +140,7 @@ def main() -> None:
         results["speedup_workers_vs_serial"] = workers / serial
         results["lpips"] = bench_lpips(tmp, arrays[: args.lpips_pairs], args.repeats)
 
+    finish(results["machine"])
     out = REPO / "benchmarks" / "results" / "metrics.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

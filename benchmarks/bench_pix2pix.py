@@ -1,7 +1,7 @@
 """pix2pix speed: training iterations/s and inference images/s, unet_256 + PatchGAN-70, 256²,
 1 channel, batch 1, against a plain fp32 eager run of the same networks in the same invocation.
 
-Baseline ``fp32``: eager, contiguous tensors, ``torch.no_grad`` (inference) / foreach Adam
+Baseline ``fp32``: eager, contiguous tensors, ``torch.no_grad`` (inference) / torch's default Adam
 (training), denormals NOT flushed. Every other variant is timed in the same rounds, interleaved
 with the baseline (round r runs every variant once), and the figures are medians over rounds:
 wall-clock rate and process CPU seconds per iteration (``time.process_time``, all threads; the
@@ -23,7 +23,7 @@ calibrated on 8 random inputs so that eval-mode activations look like a trained 
 Batch 4 at 256² and batch 1 at 512² (what generate feeds with tiles) run fp32, cl, compile and
 compile+bf16.
 Training variants (``Pix2Pix.train_step``, the code ``celltool train`` runs), named by their
-parts (see make_trainer): fp32 (torch's kernels, foreach Adam: the baseline), gemm, bf16+cl
+parts (see make_trainer): fp32 (torch's kernels, default Adam: the baseline), gemm, bf16+cl
 (autocast), bf16+cl+fused, bf16+cl+fused+gemm, bf16+cl+fused+gemm+cmaster (master weights,
 copy path), bf16+cl+fused+gemm+master (what ``celltool train
 --precision bf16 --channels-last --fused-adam --master-weights`` runs; --gemm-convs is on by
@@ -38,6 +38,16 @@ RNG is its own, so compare the mean of the last steps rather than step-by-step v
     .venv/bin/python benchmarks/bench_pix2pix.py            # full (~20 min on 2 shared cores)
     .venv/bin/python benchmarks/bench_pix2pix.py --quick    # a few minutes, no torch.compile
 
+``--fp32-only`` leaves out every bf16 variant (on a CPU without native bf16 they run 33–70×
+slower than fp32) and times the fp32 options instead: training fp32, gemm, cl, gemm+cl,
+gemm+cl+fused and (without --quick) cl+fused+compile; inference as above without
+the bf16 ones. ``--threads N`` sets torch's thread count. Every result carries the machine
+record (benchmarks/machine.py: CPU, capability and any cap, family, clock, load before/after)
+and the fp32 peak of the threads used (threads × 32 flops/cycle with AVX2, 64 with AVX-512, ×
+the reported clock); each row's ``of_fp32_peak`` is its GFLOP/s against it. To reproduce an AVX2
+machine on an AVX-512 one: ``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2
+MKL_ENABLE_INSTRUCTIONS=AVX2``.
+
 Writes benchmarks/results/pix2pix.json (or --out).
 """
 
@@ -47,7 +57,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -60,6 +69,7 @@ sys.path.insert(0, str(REPO / "plugins"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from machine import finish, fp32_peak_gflops, machine  # noqa: E402
 
 CL = torch.channels_last
 
@@ -177,9 +187,15 @@ def compare(out: torch.Tensor, ref: torch.Tensor) -> dict:
 
 # -- inference ------------------------------------------------------------------------------
 def inference_runs(
-    G: torch.nn.Module, x: torch.Tensor, quick: bool, with_compile: bool, light: bool
+    G: torch.nn.Module,
+    x: torch.Tensor,
+    quick: bool,
+    with_compile: bool,
+    light: bool,
+    fp32_only: bool = False,
 ) -> dict:
-    """name → callable returning the output (``light``: fp32, cl and the compiled ones only)."""
+    """name → callable returning the output (``light``: fp32, cl and the compiled ones only;
+    ``fp32_only``: no bf16 variant)."""
     runs: dict[str, Callable] = {}
 
     def eager(net, inp, mode=torch.no_grad, autocast=False):
@@ -194,14 +210,21 @@ def inference_runs(
     runs["cl"] = eager(gcl, xcl, torch.inference_mode)
     gb, xb = copy.deepcopy(gcl).to(torch.bfloat16), xcl.to(torch.bfloat16)
     if not light:
-        runs["cl+bf16w"] = eager(gb, xb, torch.inference_mode)
         from celltool.training.convs import use_gemm_convs
 
+        if not fp32_only:
+            runs["cl+bf16w"] = eager(gb, xb, torch.inference_mode)
         runs["gemm"] = eager(use_gemm_convs(copy.deepcopy(G)), x, torch.inference_mode)
-        gbg = use_gemm_convs(copy.deepcopy(gb))
-        runs["cl+bf16w+gemm"] = eager(gbg, xb, torch.inference_mode)  # generate --precision bf16
-    if not (quick or light):
+        if fp32_only:
+            gclg = use_gemm_convs(copy.deepcopy(gcl))
+            runs["gemm+cl"] = eager(gclg, xcl, torch.inference_mode)
+        else:
+            gbg = use_gemm_convs(copy.deepcopy(gb))
+            # what generate --precision bf16 runs
+            runs["cl+bf16w+gemm"] = eager(gbg, xb, torch.inference_mode)
+    if not (quick or light or fp32_only):
         runs["cl+autocast"] = eager(gcl, xcl, torch.inference_mode, autocast=True)
+    if not (quick or light):
         with torch.no_grad():
             traced = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(G, x)))
         runs["jit_freeze"] = eager(traced, x)
@@ -210,7 +233,7 @@ def inference_runs(
         trainer.G.load_state_dict(G.state_dict())
         trainer.train_mode(False)
         runs["compile"] = lambda: trainer.predict(x)
-    if with_compile:
+    if with_compile and not fp32_only:
         fastest = make_trainer("bf16+cl+compile")
         fastest.G.load_state_dict(G.state_dict())
         fastest.train_mode(False)
@@ -220,7 +243,7 @@ def inference_runs(
 
 def bench_inference(G, batch: int, size: int, args, with_compile: bool, light=False) -> dict:
     x = pair(9, batch, size)["input"]
-    runs = inference_runs(G, x, args.quick, with_compile, light)
+    runs = inference_runs(G, x, args.quick, with_compile, light, args.fp32_only)
     quality = {}
     first_call = {}
     with torch.no_grad():
@@ -235,6 +258,7 @@ def bench_inference(G, batch: int, size: int, args, with_compile: bool, light=Fa
         r = table[name]
         r["img_per_s"] = batch / r["s_per_it"]
         r["GFLOP_per_s"] = r["img_per_s"] * G_FWD * (size / 256) ** 2 / 1e9
+        r["of_fp32_peak"] = r["GFLOP_per_s"] / PEAK if PEAK else None
         r["first_call_s"] = first_call[name]
         r["quality_vs_fp32"] = quality[name]
     return table
@@ -269,6 +293,7 @@ def bench_training(args, variants: list[str]) -> dict:
         r, q = table[v], quality[v]
         r["it_per_s"] = r["per_s"]
         r["GFLOP_per_s"] = r["it_per_s"] * STEP_FLOPS / 1e9
+        r["of_fp32_peak"] = r["GFLOP_per_s"] / PEAK if PEAK else None
         r["first_step_s"] = first_step[v]
         r["quality_vs_fp32"] = {
             "steps": args.quality_steps,
@@ -298,6 +323,7 @@ def flops() -> dict:
 
 
 G_FWD, STEP_FLOPS = 11.9e9, 85.6e9  # replaced by the flop counter's figures in main()
+PEAK: float | None = None  # fp32 GFLOP/s of the threads used (main())
 
 
 def show(title: str, table: dict, unit: str) -> None:
@@ -316,7 +342,8 @@ def show(title: str, table: dict, unit: str) -> None:
         print(
             f"  {name:14s} {r['per_s'] if unit == 'it/s' else r.get('img_per_s', 0):7.3f} {unit}"
             f"  x{r['speedup_wall']:.2f} wall  x{r['speedup_cpu']:.2f} cpu"
-            f"  {r.get('GFLOP_per_s', 0):6.1f} GFLOP/s  {qs}",
+            f"  {r.get('GFLOP_per_s', 0):6.1f} GFLOP/s"
+            f" ({100 * (r.get('of_fp32_peak') or 0):.0f} % of peak)  {qs}",
             file=sys.stderr,
             flush=True,
         )
@@ -373,7 +400,7 @@ def _drop_option(argv: list[str], option: str) -> list[str]:
 
 
 def main() -> None:
-    global G_FWD, STEP_FLOPS
+    global G_FWD, STEP_FLOPS, PEAK
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="A few minutes: no torch.compile.")
     parser.add_argument("--iters", type=int, default=3, help="Calls per timing.")
@@ -392,8 +419,14 @@ def main() -> None:
         help="With --train-only: run it N times, each in a fresh process, and report the "
         "spread of the ratios (the fp32 baseline's speed varies between processes).",
     )
+    parser.add_argument(
+        "--fp32-only", action="store_true", help="No bf16 variant (CPUs without native bf16)."
+    )
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's).")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/pix2pix.json")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.invocations > 1:
         invocations(args)
         return
@@ -402,20 +435,22 @@ def main() -> None:
     import torch._dynamo.config as dynamo
 
     dynamo.cache_size_limit = 64  # many compiled instances of the same forward in one process
+    where = machine(onednn=torch.backends.mkldnn.is_available())
+    PEAK = fp32_peak_gflops(where)
     count = flops()
     G_FWD, STEP_FLOPS = count["G_forward"], count["train_step"]
     compile_ = not args.quick
     result: dict = {
-        "cpu": platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "onednn": torch.backends.mkldnn.is_available(),
+        "machine": where,
+        "fp32_peak_GFLOP_per_s": PEAK,
+        "command": "benchmarks/bench_pix2pix.py " + " ".join(sys.argv[1:]),
         "iters": args.iters,
         "rounds": args.rounds,
         "quick": args.quick,
+        "fp32_only": args.fp32_only,
         "flops": count,
-        "loadavg_start": os.getloadavg(),
-        "note": "2 cores shared with other jobs: wall timings noisy; cpu_s_per_it is steadier",
+        "note": "shared cores: wall timings noisy when the load exceeds the cores; "
+        "cpu_s_per_it is steadier",
     }
     G = make_trainer("fp32").G
     calibrate(G)
@@ -434,11 +469,14 @@ def main() -> None:
         variants += ["bf16+cl+fused+gemm+cmaster", "bf16+cl+fused+gemm+master"]
         if compile_:
             variants += ["bf16+cl+fused+compile", "bf16+cl+fused+gemm+master+compile"]
+        if args.fp32_only:
+            variants = ["fp32", "gemm", "cl", "gemm+cl", "gemm+cl+fused"]
+            variants += ["cl+fused+compile"] if compile_ else []
         if args.variants:
             variants = ["fp32"] + [v for v in args.variants.split(",") if v != "fp32"]
         result["train"] = bench_training(args, variants)
         show("training step, batch 1, 256²", result["train"], "it/s")
-    result["loadavg_end"] = os.getloadavg()
+    finish(where)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(args.out)

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 from pathlib import Path
 
@@ -34,26 +32,7 @@ sys.path[:0] = [str(REPO), str(REPO / "plugins"), str(REPO / "benchmarks")]
 
 import torch  # noqa: E402
 from bench_pix2pix import interleave, ratios  # noqa: E402
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_flags() -> list[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-    flags = set(next((ln for ln in text.splitlines() if ln.startswith("flags")), "").split())
-    return [f for f in wanted if f in flags]
+from machine import finish, machine  # noqa: E402
 
 
 def make_trainer(variant: str, args):
@@ -171,10 +150,7 @@ def main() -> None:
         args.vgg_weights = str(path)
     count = flops(args)
     result: dict = {
-        "cpu": cpu_model(),
-        "cpu_flags": cpu_flags(),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
+        "machine": machine(),
         "networks": {
             "ngf": args.ngf,
             "ndf": args.ndf,
@@ -190,13 +166,12 @@ def main() -> None:
         "flops": count,
         "iters": args.iters,
         "rounds": args.rounds,
-        "loadavg_start": os.getloadavg(),
     }
     result["train"] = bench_training(args, count)
     show("training step, batch 1, 256²", result["train"], "it/s")
     result["generate"] = bench_generate(args, count)
     show("generation, batch 1, 256²", result["generate"], "img/s")
-    result["loadavg_end"] = os.getloadavg()
+    finish(result["machine"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(args.out)

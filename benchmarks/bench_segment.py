@@ -28,6 +28,7 @@ from scipy import ndimage
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from conftest import TIMELAPSE  # noqa: E402
+from machine import finish, machine  # noqa: E402
 
 CELLTOOL = str(Path(sys.executable).with_name("celltool"))
 TIMELAPSE_ARGS = ["--clear-border", "--min-size", "40"]
@@ -109,7 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=200)
     opts = parser.parse_args()
-    results: dict = {"note": "watershed defaults; see docs/segment.md"}
+    results: dict = {"machine": machine(), "note": "watershed defaults; see docs/segment.md"}
     work = Path(tempfile.mkdtemp(prefix="bench-segment-"))
     try:
         if (TIMELAPSE / "images").is_dir():
@@ -123,6 +124,7 @@ def main() -> None:
             results["stardist_img2d"] = stardist
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    finish(results["machine"])
     out = REPO / "benchmarks" / "results" / "segment.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import finish, machine
 
 SHAPE = (1536, 2048)
 RESULTS = Path(__file__).parent / "results" / "sketch.json"
@@ -79,6 +80,7 @@ def main() -> None:
     image, cells, nuclei = frame()
     bounds7 = layer_bounds(cell_means(to_gray8(image), cells, nuclei), 7)
     bounds9 = layer_bounds(cell_means(to_gray8(image), cells, nuclei), 9)
+    where = machine()
     results = {"shape": list(SHAPE), "cells": int(cells.max()), "runs": args.runs}
     for levels, bounds in ((4, []), (7, bounds7), (9, bounds9)):
         job = functools.partial(render, cells, nuclei, image, levels=levels, bounds=bounds)
@@ -122,6 +124,7 @@ def main() -> None:
         f"Biomedical-Image-Generation's way (per-cell loops + OpenCV discs): {median:.2f} s; "
         f"speed-up x{results['speedup_levels4_vs_seed_way']:.0f}"
     )
+    results["machine"] = finish(where)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")

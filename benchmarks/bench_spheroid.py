@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
-import os
-import platform
 import resource
 import statistics
 import sys
@@ -38,6 +36,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "plugins"), str(REPO / "tests")]
+from machine import finish, machine  # noqa: E402
 
 PROTOTYPE_VOXEL = (0.9, 0.489, 0.489)
 REFERENCE = {  # cell_data_synthesis at 24×96×96 on this machine
@@ -62,16 +61,6 @@ def reference_cpu(attempts: int, sim_shape) -> float:
         + voxels * PSF_SIZE**3 / REFERENCE["multiply_adds_per_s"]
         + voxels * REFERENCE["depth_loop_s_per_voxel"]
     )
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def version(package: str) -> str | None:
@@ -147,7 +136,7 @@ def main() -> None:
     sample = read_stardist_3d()
     if sample is None:
         sys.exit("stardist's img3d/mask3d not found in .cache/test-data: run `make test-data`")
-    load_start = os.getloadavg()
+    where = machine()
     t0 = time.perf_counter()
     prototypes = extract_prototypes(*sample)
     extract_s = time.perf_counter() - t0
@@ -178,21 +167,13 @@ def main() -> None:
             )
         print(line, flush=True)
     results = {
-        "machine": {
-            "cpu_model": cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "usable_cpus": len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else None,
+        "machine": finish(where),
+        "versions": {
             "fft_workers": "all usable cores (scipy.fft workers=-1)",
-            "python": platform.python_version(),
             "numpy": np.__version__,
             "scipy": version("scipy"),
             "opencv": version("opencv-python-headless"),
-            "torch": version("torch"),
         },
-        "load_avg_at_start": [round(v, 2) for v in load_start],
-        "load_avg_at_end": [round(v, 2) for v in os.getloadavg()],
         "note": "medians over repeats (different seeds: the attempt count varies); CPU time "
         "is the fairer figure on a shared machine (a load average above the core count "
         "inflates wall time); FFTs use all cores, so CPU can exceed wall on a quiet machine",

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -33,6 +32,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from machine import finish, machine  # noqa: E402
+
 QUIET_PYTHON_START_S = 0.04  # `python -c pass` on the quiet 2-core machine of issue #19
 NUMPY = "import numpy"
 
@@ -69,16 +71,6 @@ def wall(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
     return elapsed, cpu
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def plugin_names(env: dict[str, str], celltool: list[str]) -> list[str]:
     out = subprocess.run([*celltool, "plugins", "--json"], env=env, capture_output=True, text=True)
     return sorted(r["name"] for r in json.loads(out.stdout)) if out.returncode == 0 else []
@@ -89,7 +81,7 @@ def measure(runs: int, sources: list[Path]) -> dict:
     env.pop("CELLTOOL_NO_CACHE", None)
     env["COLUMNS"] = "100"
     envs: dict[str, dict[str, str]] = {}
-    load_before = os.getloadavg()
+    where = machine()
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         table = {
             "python -c pass": ([sys.executable, "-c", "pass"], None),
@@ -109,7 +101,7 @@ def measure(runs: int, sources: list[Path]) -> dict:
         for _ in range(runs):
             for name, (argv, _) in table.items():
                 times[name].append(wall(argv, envs.get(name, env), tmp))
-    load_after = os.getloadavg()
+    finish(where)
     base = statistics.median(t for t, _ in times["python -c pass"])
     rows = {}
     for name, (_, bar) in table.items():
@@ -126,11 +118,7 @@ def measure(runs: int, sources: list[Path]) -> dict:
         "commands": rows,
         "python_start_median_s": round(base, 4),
         "runs": runs,
-        "load_avg_before": [round(x, 2) for x in load_before],
-        "load_avg_after": [round(x, 2) for x in load_after],
-        "cpu": cpu_model(),
-        "threads": os.cpu_count(),
-        "python": platform.python_version(),
+        "machine": where,
         "sources": ["installed celltool"] + [str(s) for s in sources],
         "plugins": plugin_names(env, [str(Path(sys.executable).with_name("celltool"))]),
         "note": "medians over interleaved rounds after a warm-up; bytecode written "
@@ -147,6 +135,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "startup.json")
     args = parser.parse_args()
     results = measure(args.runs, [s.resolve() for s in args.source])
+    where = results["machine"]
     head = ("command", "median", "min", "cpu", "ratio", "bar", "ratio")
     print("{:<48} {:>7} {:>7} {:>7} {:>6} {:>5} {:>6}".format(*head))
     for name, r in results["commands"].items():
@@ -157,8 +146,9 @@ def main() -> None:
             f"{r['ratio_to_python_start']:6.2f} {bar:>5} {bar_ratio:>6}"
         )
     print(
-        f"load {results['load_avg_before']} -> {results['load_avg_after']}; "
-        f"{results['cpu']}, {results['threads']} threads; plugins: {', '.join(results['plugins'])}"
+        f"load {where['load_before']} -> {where['load_after']}; {where['cpu']} "
+        f"({where['family']}), {where['usable_cpus']} cores; "
+        f"plugins: {', '.join(results['plugins'])}"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
+
+from machine import finish, machine
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,22 +41,6 @@ CONFIGS = {
                       "w_dim": 512, "batch_size": 32},
 }  # fmt: skip
 GPU_ONLY = ("sg3t-full-256",)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def capability() -> str:
-    import torch
-
-    return torch.backends.cpu.get_cpu_capability()
 
 
 def make_trainer(options: dict, device: str, precision: str):
@@ -226,19 +210,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     names = args.only or [*(c for c in CONFIGS if c not in GPU_ONLY), "ops"]
-    load0 = os.getloadavg()
     results: dict = {
-        "machine": {
-            "cpu": cpu_model(),
-            "capability": capability(),
-            "cpus": os.cpu_count(),
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "device": args.device,
-            "precision": args.precision,
-            "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None,
-            "load_start": load0,
-        },  # fmt: skip
+        "machine": machine(args.device, device=args.device, precision=args.precision),
         "configs": [],
     }
     for name in names:
@@ -250,7 +223,7 @@ def main() -> None:
             row = bench_config(name, CONFIGS[name], args.device, args.precision, args.repeat)
             results["configs"].append(row)
             print(json.dumps(row), flush=True)
-    results["machine"]["load_end"] = os.getloadavg()
+    finish(results["machine"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 

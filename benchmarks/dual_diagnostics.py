@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from machine import finish, machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -41,6 +42,7 @@ def main() -> None:
     from celltool.training.generate import load_trainer
 
     torch.set_num_threads(1)
+    where = machine()
     frames = args.work / "frames"
     images = [read_image(frames / "images" / f"{k}.png") for k in range(160, 200)]
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_dual's evaluate
@@ -61,6 +63,7 @@ def main() -> None:
     train_images = [read_image(frames / "images" / f"{k:03d}.png") for k in range(160)]
     train_masks = [read_image(frames / "masks" / f"{k:03d}.png") > 0 for k in range(160)]
     record = {
+        "machine": finish(where),
         "flow_magnitude_far_from_cells": float(np.mean(far_mag)),
         "flow_magnitude_near_cells": float(np.mean(near_mag)),
         "far_fraction": float(np.mean(far_frac)),

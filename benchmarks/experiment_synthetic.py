@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import synthetic_data as sd  # noqa: E402
+from machine import finish, machine  # noqa: E402
 
 BUDGETS: dict[str, dict[str, Any]] = {
     # pix2pix: epochs over 160 random 256² crops; unet-seg: epochs × crops_per_image × 160 / batch
@@ -346,9 +347,10 @@ def main() -> None:
     budget = BUDGETS[args.budget]
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    load_before = os.getloadavg()
+    where = machine(training_threads=args.threads)
     arms = arms_experiment(args, budget, t0)
     result: dict[str, Any] = {
+        "machine": where,
         "budget": {**budget, "name": args.budget, "threads": args.threads,
                    "sources": args.sources, "variants": args.variants,
                    "real_seeds": args.real_seeds,
@@ -360,8 +362,7 @@ def main() -> None:
         result["faithfulness"] = faithfulness(args, budget, arms, t0)
     result["seconds"] = round(time.time() - t0, 1)
     result["stage_seconds"] = STAGES
-    result["load_average_before_after"] = [load_before, os.getloadavg()]
-    result["cpus"] = os.cpu_count()
+    finish(where)
     name = "experiment_synthetic" + ("" if args.budget == "full" else f"_{args.budget}")
     out = args.out or REPO / "benchmarks" / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -216,7 +216,10 @@ def main() -> None:
             plugins.get("trainers", "pix2pix")
         except Exception:
             register_source_tree(work / "site")
+        from machine import machine
+
         results: dict = {
+            "machine": machine(args.device),
             "torch": torch.__version__,
             "cuda": torch.version.cuda,
             "device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",

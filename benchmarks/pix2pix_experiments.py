@@ -43,6 +43,7 @@ RESULTS = REPO / "benchmarks" / "results"
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from bench_pix2pix import interleave, make_trainer, pair  # noqa: E402
+from machine import finish, machine  # noqa: E402
 
 
 def _steps(trainer, n: int = 4) -> list:
@@ -52,7 +53,8 @@ def _steps(trainer, n: int = 4) -> list:
 
 def profile(args) -> dict:
     out = {}
-    for variant in ("fp32", "bf16+cl+fused", "bf16+cl+fused+gemm+cmaster"):
+    variants = args.variants.split(",") if args.variants else PROFILED
+    for variant in variants:
         trainer = make_trainer(variant)
         batches = _steps(trainer)
         for i in range(3):  # warm-up
@@ -69,10 +71,53 @@ def profile(args) -> dict:
                 for e in rows[:8]
             ],
             "categories": _categories(rows, total),
+            "by_kind": _by_kind(trainer, batches[0], rows, steps=3),
         }
+        for kind, row in out[variant]["by_kind"].items():
+            print(f"  {kind:22s} {row}", file=sys.stderr)
         print(variant, f"{total / 3e3:.0f} ms/step", out[variant]["categories"], file=sys.stderr)
         for row in out[variant]["top"]:
             print(f"  {row['share']:6.1%}  {row['op']}", file=sys.stderr)
+    return out
+
+
+PROFILED = ("fp32", "bf16+cl+fused", "bf16+cl+fused+gemm+cmaster")
+# op → layer kind, for the flop counter's op names and the profiler's (total time: the op
+# with everything it calls, e.g. aten::convolution → mkldnn_convolution)
+KINDS = {"convolution": "convolution forward", "convolution_backward": "convolution backward",
+         "mm": "matmul (GEMM layers)", "addmm": "matmul (GEMM layers)",
+         "bmm": "matmul (GEMM layers)"}  # fmt: skip
+
+
+def _by_kind(trainer, batch, rows, steps: int) -> dict[str, dict[str, float]]:
+    """Per layer kind (convolutions forward and backward, the GEMM layers' matrix products):
+    ms per step, GFLOP per step (torch's flop counter) and the achieved GFLOP/s; the rest of
+    the step's self time (Adam, norms, activations, copies) as ``other``. Nested calls are
+    counted once: a matrix product inside a convolution is not a GEMM layer's."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        trainer.train_step(batch)
+    flops: dict[str, float] = {}
+    for op, n in counter.get_flop_counts()["Global"].items():
+        kind = KINDS.get(str(op).split(".")[1])  # aten.convolution[.default]
+        if kind:
+            flops[kind] = flops.get(kind, 0.0) + n
+    times: dict[str, float] = {}
+    for e in rows:
+        kind = KINDS.get(e.key.removeprefix("aten::"))
+        if kind:
+            times[kind] = times.get(kind, 0.0) + e.cpu_time_total / steps / 1e3
+    total = sum(e.self_cpu_time_total for e in rows) / steps / 1e3
+    out = {
+        kind: {
+            "ms_per_step": round(ms, 1),
+            "GFLOP_per_step": round(flops.get(kind, 0.0) / 1e9, 2),
+            "GFLOP_per_s": round(flops.get(kind, 0.0) / 1e9 / (ms / 1e3), 1) if ms else None,
+        }
+        for kind, ms in times.items()
+    }
+    out["other"] = {"ms_per_step": round(total - sum(times.values()), 1)}
     return out
 
 
@@ -290,14 +335,19 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--run", default="", help="int8: a trained pix2pix mask → image run")
     parser.add_argument("--data", default=str(REPO.parent / "shared/data/timelapse"))
+    parser.add_argument("--variants", default="", help="profile: training variants (a,b,...)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--suffix", default="", help="appended to the results file's name")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     if args.name == "int8" and not args.run:
         sys.exit("int8 needs --run (a trained mask → image pix2pix run)")
     experiments = {"profile": profile, "inner-fp32": inner_fp32, "gemm-columns": gemm_columns}
     experiments |= {"gemm-layers": gemm_layers, "int8": int8}
-    result = experiments[args.name](args)
-    path = RESULTS / f"pix2pix_experiments_{args.name.replace('-', '_')}.json"
+    where = machine()
+    result = {"machine": where, **experiments[args.name](args)}
+    finish(where)
+    path = RESULTS / f"pix2pix_experiments_{args.name.replace('-', '_')}{args.suffix}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(path)
 

@@ -39,8 +39,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import platform
 import sys
 import time
 import zipfile
@@ -51,6 +49,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "plugins"))
+from machine import finish, machine  # noqa: E402
 
 WATERSHED = {"background_radius": 0.0, "min_distance": 3}  # DET 0.78 on img3d/mask3d
 
@@ -249,7 +248,7 @@ def main() -> None:
                "threads": args.threads, "seed": args.seed, "samples": 2, "save_every": 0,
                "device": args.device}  # fmt: skip
     component = plugins.get("trainers", "cyclegan")
-    load0 = os.getloadavg()
+    where = machine(args.device, training_threads=args.threads)
     t0 = time.time()
     done = (read_manifest(run) or {}).get("facts", {}).get("status") == "done"
     if args.reuse and done:  # evaluate a finished run again (no training)
@@ -314,16 +313,8 @@ def main() -> None:
                 seam_ratio(read_volume(part(halfcut, "images") / n).data, crop, half) for n in names
             ],  # fmt: skip
         },
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "threads": args.threads,
-            "loadavg_start": load0,
-            "loadavg_end": os.getloadavg(),
-        },
+        "machine": finish(where),
     }
-    import torch
-
-    result["machine"]["torch"] = torch.__version__
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     z = image.shape[0] // 2

@@ -26,6 +26,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from machine import finish, machine  # noqa: E402
 
 
 def build_pairs(data: Path, out: Path) -> Path:
@@ -200,7 +201,10 @@ def main() -> None:
 
     args.work.mkdir(parents=True, exist_ok=True)
     pairs = build_pairs(args.data, args.work / "pairs")
-    result = {"budget": vars(args) | {"data": str(args.data), "work": str(args.work)}}
+    result = {
+        "machine": machine(),
+        "budget": vars(args) | {"data": str(args.data), "work": str(args.work)},
+    }
     metric = lpips_available()
     for direction in ("sketch2image", "image2sketch"):
         gen, seconds = train_and_generate(pairs, args.work, direction, args)
@@ -218,6 +222,7 @@ def main() -> None:
             ]))  # fmt: skip
             result.setdefault("bf16_compile", {}).update(entry)
         print(json.dumps({k: v for k, v in result.items() if k != "budget"}), flush=True)
+    finish(result["machine"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(json.dumps(result, indent=2, default=str))

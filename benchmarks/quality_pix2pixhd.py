@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
+from machine import finish, machine  # noqa: E402
 from quality_pix2pix import dice, lpips_available, ssim  # noqa: E402
 
 CELLTOOL = str(Path(sys.executable).with_name("celltool"))
@@ -213,13 +213,9 @@ def main() -> None:
     result: dict = {
         "budget_seconds": args.budget, "stride": args.stride, "widths": vars(args) | {
             "data": str(args.data), "work": str(args.work), "out": str(args.out)},
-        "vgg_weights": vgg, "threads": __import__("torch").get_num_threads(),
-        "torch": __import__("torch").__version__, "loadavg_start": os.getloadavg(),
+        "vgg_weights": vgg, "machine": machine(),
         "train_frames": len(train_frames), "test_frames": len(test_frames),
     }  # fmt: skip
-    from bench_pix2pixhd import cpu_model
-
-    result["cpu"] = cpu_model()
     real_dir = args.data / "images"
     result["real"] = scores(args.data, real_dir, test_frames, False)  # the segmenter's ceiling
     masks = mask_pairs(args.data, args.work / f"pairs-s{args.stride}", train_frames, test_frames)
@@ -234,7 +230,7 @@ def main() -> None:
         entry.update(scores(args.data, gen, test_frames, use_lpips))
         result[model] = entry
         print(json.dumps({model: entry}), flush=True)
-    result["loadavg_end"] = os.getloadavg()
+    finish(result["machine"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(args.out)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import finish, machine
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent.parent / "shared" / "data" / "timelapse" / "masks"
@@ -45,13 +45,6 @@ CPU = {"cfg": "stylegan2", "resolution": 64, "scale": 1.0, "cbase": 2048, "cmax"
        "w_dim": 128, "map_layers": 2, "batch_size": 8, "lr": 0.0025, "glr": 0.0025,
        "gamma": 0.0, "aug": "ada", "ada_kimg": 20.0, "ema_kimg": 0.0, "epoch_images": 1000,
        "pl_weight": 0.0, "style_mixing": 0.0, "output": "tanh"}  # fmt: skip
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def link_frames(out: Path, frames: range) -> Path:
@@ -164,7 +157,7 @@ def main() -> None:
         key, _, value = item.partition("=")
         options[key.replace("-", "_")] = type(CPU.get(key, value))(value)
     res, scale = int(options["resolution"]), float(options["scale"])
-    load0 = os.getloadavg()
+    where = machine(args.device, training_threads=args.threads)
     DEVICE[0] = args.device
     first, last = (int(v) for v in args.train_frames.split("-"))
     frames = range(first, last + 1)
@@ -189,13 +182,7 @@ def main() -> None:
         "train_frames": args.train_frames,
         "training": info,
         "n": args.n,
-        "machine": {
-            "cpu": cpu_model(),
-            "threads": args.threads,
-            "cpus": os.cpu_count(),
-            "load_start": load0,
-            "load_end": os.getloadavg(),
-        },  # fmt: skip
+        "machine": finish(where),
         "vs_heldback": {k: shape_statistics(held, v) for k, v in sets.items()},
         "vs_training": {k: shape_statistics(seen, v) for k, v in sets.items()},
         "merge_split_vs_heldback": {k: merge_split(held, v) for k, v in sets.items()},

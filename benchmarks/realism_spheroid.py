@@ -26,6 +26,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+from machine import finish, machine  # noqa: E402
 
 REGIONS = ("fg", "bg_inside", "bg_outside")
 THIRDS = ("upper", "middle", "lower")
@@ -63,10 +64,9 @@ def main() -> None:
 
     from celltool.imageio import list_images
     from celltool.manifest import part
-    from celltool.training.hardware import describe
     from celltool.volumes import read_volume
 
-    machine = describe()
+    where = machine()
     t0 = time.time()
     image, mask = stardist_3d()
     sim = make_spheroids(
@@ -87,7 +87,7 @@ def main() -> None:
         "simulate_s": round(simulate_s, 1),
         "wasserstein": scores(real, mask, naive, labels),
         "identical_real": scores(real, mask, [real], [mask]),  # the metric's ceiling: 1
-        "machine": {**machine, "load_end": [round(v, 2) for v in __import__("os").getloadavg()]},
+        "machine": finish(where),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

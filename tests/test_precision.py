@@ -17,8 +17,8 @@ def cpu(monkeypatch):
     def set_flags(*flags: str) -> None:
         monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
 
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    for name in hardware.CAPS:
+        monkeypatch.delenv(name, raising=False)
     return set_flags
 
 

@@ -29,26 +29,35 @@ BF16_ISAS = {"ALL", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX",
              "AVX10_2_512", "AVX10_2_512_AMX_2"}  # fmt: skip
 
 
+def _cpuinfo() -> list[str]:
+    """The lines of Linux's /proc/cpuinfo (none elsewhere)."""
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
+
+
 @functools.cache
 def cpu_flags() -> frozenset[str]:
     """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
+    for line in _cpuinfo():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
     return frozenset()
+
+
+# environment variables that cap the instruction sets torch's CPU kernels use (oneDNN, ATen's
+# own vector code and inductor, MKL's GEMMs): set together, they make an AVX-512 machine run
+# the AVX2 code an AVX2 machine would
+CAPS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
 
 
 @functools.cache
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    """The CPU's model name (Linux /proc/cpuinfo, else what platform knows)."""
+    for line in _cpuinfo():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
 
 
@@ -75,20 +84,63 @@ def cpu_capability() -> str:
         parts.append("AVX512_BF16")
     if "amx_bf16" in flags:
         parts.append("AMX")
-    caps = [f"{k}={os.environ[k]}" for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
-            if k in os.environ]  # fmt: skip
+    caps = [f"{k}={os.environ[k]}" for k in CAPS if k in os.environ]
     return " + ".join(parts) + (f" (capped: {', '.join(caps)})" if caps else "")
 
 
+def cpu_clock_mhz() -> float | None:
+    """The clock /proc/cpuinfo reports (the highest over cores; under a hypervisor often the
+    nominal clock, not the turbo clock the cores run at); None where unknown."""
+    try:
+        values = [float(ln.split(":", 1)[1]) for ln in _cpuinfo() if ln.startswith("cpu MHz")]
+    except ValueError:
+        return None
+    return max(values) if values else None
+
+
+def cpu_family() -> str:
+    """The CPU family the docs' speed tables are keyed by: ``AVX2``, ``AVX-512``,
+    ``AVX-512 BF16/AMX`` (bf16 as torch will use it, :func:`cpu_bf16`), with `` (capped)``
+    when an environment cap (:data:`CAPS`) makes the machine run below what it has."""
+    capability = cpu_capability()
+    vector = capability.split(" ")[0].upper()
+    capped = " (capped)" if "(capped" in capability else ""
+    if vector.startswith("AVX512"):
+        return ("AVX-512 BF16/AMX" if cpu_bf16() else "AVX-512") + capped
+    return ("no vector unit" if vector == "DEFAULT" else vector) + capped
+
+
+def fp32_peak_gflops(cores: int, capability: str, clock_mhz: float | None) -> float | None:
+    """The fp32 peak of ``cores`` cores: cores × flops per cycle × clock (two FMA units:
+    32 flops/cycle with AVX2, 64 with AVX-512); None where the clock is unknown. Under a
+    hypervisor /proc/cpuinfo's clock is often the nominal one, so a turbo clock makes the
+    true peak higher."""
+    if not clock_mhz:
+        return None
+    per_cycle = 64 if capability.upper().startswith("AVX512") else 32
+    return cores * per_cycle * clock_mhz / 1000
+
+
+def usable_cpus() -> int:
+    """The cores this process may run on (its affinity), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def describe(device: Any = None) -> dict[str, Any]:
-    """The machine a run or a benchmark ran on: CPU model and capability, threads, torch,
-    the GPU when one is used, and the load average."""
+    """The machine a run or a benchmark ran on: CPU model, capability (with any cap), clock,
+    cores, threads, torch, the GPU when one is used, and the load average."""
     import torch
 
     record = {
         "cpu": cpu_model(),
         "capability": cpu_capability(),
+        "family": cpu_family(),
+        "clock_mhz": cpu_clock_mhz(),
         "cores": os.cpu_count(),
+        "usable_cpus": usable_cpus(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
