@@ -308,7 +308,8 @@ def main() -> None:
         "--generated-masks",
         type=Path,
         default=None,
-        help="A folder of generated label maps (>= 160), a third source.",
+        help="A folder of generated label maps, a third source: >= 160 of 512², or smaller "
+        "ones (StyleGAN's 64²: 160 × 64 of them), tiled into 512² mosaics.",
     )
     parser.add_argument(
         "--variants",

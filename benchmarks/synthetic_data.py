@@ -111,16 +111,39 @@ def simulated(n: int, size: int, seed: int, **params: Any) -> list[np.ndarray]:
     ]
 
 
-def folder_masks(folder: Path, n: int) -> list[np.ndarray]:
-    """The first ``n`` label maps of a folder (8-bit files: binary masks → instances)."""
-    files = list_images(folder)[:n]
-    if len(files) < n:
-        raise SystemExit(f"{folder}: {len(files)} label maps, the experiment needs {n}")
+def folder_masks(folder: Path, n: int, size: int = 512) -> list[np.ndarray]:
+    """``n`` label maps of ``size``² from a folder (8-bit files: binary masks → instances).
+    Maps smaller than ``size`` (e.g. the StyleGAN mask generator's 64² samples, trained on
+    64² crops of the frames at their scale) are laid side by side, in file order, into a
+    mosaic of ``size``² (ids kept apart per tile; cells cut at tile edges as in any crop)."""
+    files = list_images(folder)
+    first = read_image(files[0]) if files else np.zeros((size, size))
+    per = int(np.ceil(size / first.shape[0])) * int(np.ceil(size / first.shape[1]))
+    if len(files) < n * per:
+        raise SystemExit(f"{folder}: {len(files)} label maps, the experiment needs {n * per}")
     out = []
-    for f in files:
-        lab = read_image(f)
-        out.append(instances_of_mask(lab) if lab.dtype == np.uint8 else lab.astype(np.int32))
+    for i in range(n):
+        tiles = [_instances(read_image(f)) for f in files[i * per : (i + 1) * per]]
+        out.append(tiles[0] if per == 1 else mosaic(tiles, size))
     return out
+
+
+def _instances(lab: np.ndarray) -> np.ndarray:
+    return instances_of_mask(lab) if lab.dtype == np.uint8 else lab.astype(np.int32)
+
+
+def mosaic(tiles: list[np.ndarray], size: int) -> np.ndarray:
+    """Label maps of one shape laid row by row into a ``size``² map, ids offset per tile."""
+    h, w = tiles[0].shape
+    cols = int(np.ceil(size / w))
+    rows = int(np.ceil(size / h))
+    out = np.zeros((rows * h, cols * w), np.int32)
+    offset = 0
+    for k, tile in enumerate(tiles):
+        r, c = divmod(k, cols)
+        out[r * h : (r + 1) * h, c * w : (c + 1) * w] = np.where(tile > 0, tile + offset, 0)
+        offset += int(tile.max())
+    return relabel_sequential(out[:size, :size]).astype(np.int32)
 
 
 def sketches(out: Path, labels: list[np.ndarray], stems: list[str]) -> Path:
