@@ -100,22 +100,26 @@ def train(
     else:
         if proc.returncode:
             raise SystemExit(f"training failed: {proc.stderr.read()[-2000:]}")
+    return run, {"train_s": round(time.time() - t0, 1), **checkpoint_info(run)}
+
+
+def checkpoint_info(run: Path) -> dict:
+    """Images seen, steps and ADA strength of a run's latest checkpoint (loaded as data)."""
     import torch
 
-    state = torch.load(run / "checkpoints/latest.pt", map_location="cpu", weights_only=False)
-    return run, {
-        "train_s": round(time.time() - t0, 1),
+    state = torch.load(run / "checkpoints/latest.pt", map_location="cpu", weights_only=True)
+    return {
         "kimg": state["extra"]["nimg"] / 1000,
         "steps": state["position"]["global_step"],
         "ada_p": state["extra"]["ada"]["p"],
     }
 
 
-def generate(run: Path, out: Path, n: int, split: str) -> list[np.ndarray]:
+def generate(run: Path, out: Path, n: int, split: str, extra: dict) -> list[np.ndarray]:
     from celltool.imageio import read_image
     from celltool.steps.generation import generate as generate_step
 
-    options = {"count": n, "split": split, "batch_size": 16}
+    options = {"count": n, "split": split, "batch_size": 16, **extra}
     generate_step(run, [], out, options=options, device=DEVICE[0], precision="fp32", seed=1000,
                   overwrite=True)  # fmt: skip
     return [read_image(p) for p in sorted((out / "labels").glob("*.png"))]
@@ -144,6 +148,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--set", nargs="*", default=[], help="override CPU options: key=value")
     ap.add_argument("--reuse", action="store_true", help="skip training: use --work/run")
+    ap.add_argument("--gen", nargs="*", default=[],
+                    help="generate options key=value (e.g. min_object_size=24)")  # fmt: skip
     ap.add_argument("--train-frames", default="0-159", help="first-last training frame")
     ap.add_argument("--kimg", type=float, default=0, help="stop at this many kimg instead")
     ap.add_argument("--device", default="cpu")
@@ -165,12 +171,14 @@ def main() -> None:
         raise SystemExit("frames 160-199 are the held-back reference")
     extra = ["--device", args.device] + (["--kimg", str(args.kimg)] if args.kimg else [])
     if args.reuse:
-        run, info = args.work / "run", {"reused": True}
+        run = args.work / "run"
+        info = {"reused": True, **checkpoint_info(run)}
     else:
         run, info = train(args.work, options, args.budget_min * 60, args.threads, frames, extra)
-    model = generate(run, args.work / "gen", args.n, "watershed")
-    comps = generate(run, args.work / "gen_cc", args.n, "components")
-    cellgen = generate(run, args.work / "gen_240", args.n, "threshold240")
+    gen = {k.replace("-", "_"): v for k, _, v in (i.partition("=") for i in args.gen)}
+    model = generate(run, args.work / "gen", args.n, "watershed", gen)
+    comps = generate(run, args.work / "gen_cc", args.n, "components", gen)
+    cellgen = generate(run, args.work / "gen_240", args.n, "threshold240", gen)
     held = crops(range(160, 200), args.n, res, scale, seed=1)
     seen = crops(frames, args.n, res, scale, seed=2)
     ellipses = fit_ellipses(seen)
@@ -181,6 +189,7 @@ def main() -> None:
         "budget_min": args.budget_min,
         "train_frames": args.train_frames,
         "training": info,
+        "generate_options": gen,
         "n": args.n,
         "machine": finish(where),
         "vs_heldback": {k: shape_statistics(held, v) for k, v in sets.items()},
