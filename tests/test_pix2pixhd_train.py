@@ -319,3 +319,19 @@ def test_torchrun_two_processes_train_the_staged_local_model(sketches, tmp_path)
     assert len(sums) == 2 and sums[0] == sums[1] and len(state["rng"]) == 2
     steps = [json.loads(x)["step"] for x in (run / "logs/losses.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6]  # 4 train pairs, 2 per process: 2 steps × 3 epochs
+
+
+def test_model_defaults_apply_unless_given():
+    """pix2pixHD turns the framework's --gemm-convs off (measured slower for its networks);
+    a user's --gemm-convs, on the command line or in a config file, still wins; the model's
+    epochs apply when --epochs is not given."""
+    from celltool import plugins
+    from celltool.training.runs import resolve_config
+
+    hd = plugins.get("trainers", "pix2pixhd")
+    assert resolve_config(hd)["gemm_convs"] is False
+    assert resolve_config(hd, {"gemm_convs": True})["gemm_convs"] is True
+    assert resolve_config(hd, None, {"gemm_convs": True})["gemm_convs"] is True
+    assert resolve_config(hd)["epochs"] == 200
+    assert resolve_config(hd, {"epochs": 3})["epochs"] == 3
+    assert resolve_config(plugins.get("trainers", "pix2pix"))["gemm_convs"] is True

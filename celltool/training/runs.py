@@ -55,10 +55,13 @@ def resolve_config(
     given: Mapping[str, Any] | None = None,
     file_values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Defaults < model defaults (``info.defaults``) < config file < command line."""
+    """Defaults < model defaults (``info.defaults``) < config file < command line. A model
+    default applies unless the option was given (an empty value, e.g. ``--epochs 0``, counts
+    as not given)."""
     config = full_component(component).resolve(given, file_values)
+    explicit = set(given or {}) | set(file_values or {})
     for key, value in dict(component.info.defaults).items():
-        if key in config and not config[key]:
+        if key in config and (key not in explicit or not config[key]):
             config[key] = value
     if config["epochs"] < 1 or config["batch_size"] < 1 or config["lr"] <= 0:
         raise UsageError("--epochs, --batch-size and --lr must be positive")

@@ -117,7 +117,9 @@ def register_trainers(register):
                 inputs=("PAIRS",),
                 data_kinds=("pairs",),
                 data="paired",
-                defaults={"epochs": 200, "batch_size": 1, "lr": 2e-4},
+                # --gemm-convs off: at CPU-sized crops no pix2pixHD map is small enough for the
+                # GEMM path to pay off (docs/pix2pixhd.md "Speed"); the default is plain fp32
+                defaults={"epochs": 200, "batch_size": 1, "lr": 2e-4, "gemm_convs": False},
                 generate_params=GENERATE_PARAMS,
             ),
         )
