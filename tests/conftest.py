@@ -64,6 +64,18 @@ def cli(
     )
 
 
+def torchrun_train(
+    model: str, *args: str | Path, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc_per_node 2 -m celltool train MODEL ARGS`` (torchrun is
+    ``python -m torch.distributed.run``), one thread per process, output captured."""
+    python = str(Path(CELLTOOL).with_name("python"))
+    command = [python, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "celltool", "train", model, *map(str, args)]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+
+
 def sh(script: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run a real shell pipeline with the venv's bin first on PATH."""
     path = f"{Path(CELLTOOL).parent}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -244,22 +244,13 @@ def test_torchrun_two_processes_share_one_pool(data3d, tmp_path):
     """torchrun --nproc_per_node 2 on CPU (gloo): one model, the fakes of both processes go
     through one pool that is identical on both (so rank 0's checkpoint holds it), and resume
     from it is exact."""
-    import os
-    import subprocess
-
-    from conftest import CELLTOOL
+    from conftest import torchrun_train
 
     real, _ = data3d
     sim = make_sim(tmp_path / "sim4", n=4)  # 2 volumes per process per epoch
-    python = str(Path(CELLTOOL).with_name("python"))
 
-    def torchrun(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [python, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-             "-m", "celltool", "train", "cyclegan", *args],
-            capture_output=True, text=True, timeout=900,
-            env={**os.environ, "OMP_NUM_THREADS": "1"},
-        )  # fmt: skip
+    def torchrun(*args: str):
+        return torchrun_train("cyclegan", *args, timeout=900)
 
     common = ["--crop-size", "12,24,24", "--device", "cpu", "--pool-size", "3",
               "--checkpoint-steps", "1", *TINY_ARGS]  # fmt: skip

@@ -297,21 +297,14 @@ def test_vgg_loss_trains_with_a_weights_file(sketches, tmp_path, monkeypatch):
 def test_torchrun_two_processes_train_the_staged_local_model(sketches, tmp_path):
     """torchrun with 2 processes (gloo, CPU) through all three stages of --netG local: the
     processes end with the same weights (checked at every checkpoint) and per-process RNG."""
-    import os
-    import subprocess
-
     import torch
-    from conftest import CELLTOOL
+    from conftest import torchrun_train
 
     pairs = split(sketches, tmp_path / "pairs", "--sketch", "index", "--ratios", "1,0,0")
     run = tmp_path / "run"
-    python = str(Path(CELLTOOL).with_name("python"))
-    command = [python, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "celltool", "train", "pix2pixhd", str(pairs), "-o", str(run), *TINY,
-               "--no-vgg-loss", "--device", "cpu", "--epochs", "3", "--netG", "local",
-               "--niter-global", "1", "--niter-fix-global", "1"]  # fmt: skip
-    res = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    res = torchrun_train("pix2pixhd", pairs, "-o", run, *TINY, "--no-vgg-loss", "--device", "cpu",
+                         "--epochs", "3", "--netG", "local", "--niter-global", "1",
+                         "--niter-fix-global", "1")  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.strip().splitlines() == [str(run)]
     state = torch.load(run / "checkpoints/latest.pt", weights_only=False)

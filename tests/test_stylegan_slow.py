@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CELLTOOL, cli
+from conftest import CELLTOOL, cli, torchrun_train
 from test_stylegan import make_masks
 
 pytestmark = pytest.mark.slow
@@ -67,33 +67,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
 def test_torchrun_two_processes_train_one_model(tmp_path):
     masks = make_masks(tmp_path / "masks")
     run = tmp_path / "run"
-    python = str(Path(CELLTOOL).with_name("python"))
-    res = subprocess.run(
-        [
-            python,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            "-m",
-            "celltool",
-            "train",
-            "stylegan",
-            str(masks),
-            "-o",
-            str(run),
-            "--epochs",
-            "2",
-            "--device",
-            "cpu",
-            *ARGS,
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
+    res = torchrun_train("stylegan", masks, "-o", run, "--epochs", "2", "--device", "cpu", *ARGS)
     assert res.returncode == 0, res.stderr[-3000:]
     state = _state(run)
     sums = state["rank_checksums"]

@@ -7,10 +7,9 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
-from conftest import CELLTOOL, cli
+from conftest import CELLTOOL, cli, torchrun_train
 from test_train import TINY, _weights, make_pairs
 
 pytestmark = pytest.mark.slow
@@ -61,36 +60,8 @@ def test_torchrun_two_processes_train_one_model(tmp_path, extra):
 
     pairs = make_pairs(tmp_path, n=6)  # 4 train pairs → 2 per process per epoch
     run = tmp_path / "run"
-    python = str(Path(CELLTOOL).with_name("python"))
-    res = subprocess.run(
-        [
-            python,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            "-m",
-            "celltool",
-            "train",
-            "pix2pix",
-            str(pairs),
-            "-o",
-            str(run),
-            "--epochs",
-            "2",
-            "--device",
-            "cpu",
-            "--norm",
-            "batch",
-            *TINY,
-            *extra,
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
+    res = torchrun_train("pix2pix", pairs, "-o", run, "--epochs", "2", "--device", "cpu",
+                         "--norm", "batch", *TINY, *extra)  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.strip().splitlines() == [str(run)]  # rank 0 prints RUN
     state = torch.load(run / "checkpoints/latest.pt", weights_only=False)
