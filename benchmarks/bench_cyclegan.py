@@ -28,10 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "plugins"))
 
+import timing  # noqa: E402
 import torch  # noqa: E402
 from machine import finish, machine  # noqa: E402
 
@@ -67,45 +65,13 @@ def batch(crop, device, seed=0) -> dict:
     return {k: (torch.rand(1, 1, *crop, generator=g) * 2 - 1).to(device) for k in ("A", "B")}
 
 
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def timed(fn: Callable[[], object], iters: int, device: str) -> tuple[float, float]:
-    sync(device)
-    w0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(iters):
-        fn()
-    sync(device)
-    return (time.perf_counter() - w0) / iters, (time.process_time() - c0) / iters
-
-
 def interleave(
     runs: dict[str, Callable], iters: int, rounds: int, device: str, warmup: bool = True
 ) -> dict:
-    """Every variant once per round (after one warm-up call each); medians over rounds."""
-    for fn in runs.values() if warmup else ():
-        fn()
-    wall: dict[str, list[float]] = {k: [] for k in runs}
-    cpu: dict[str, list[float]] = {k: [] for k in runs}
-    loads = []
-    for _ in range(rounds):
-        loads.append(round(os.getloadavg()[0], 2))
-        for name, fn in runs.items():
-            w, c = timed(fn, iters, device)
-            wall[name].append(w)
-            cpu[name].append(c)
-    out: dict = {}
-    for name in runs:
-        w, c = statistics.median(wall[name]), statistics.median(cpu[name])
-        out[name] = {"s_per_it": w, "cpu_s_per_it": c, "wall_runs": wall[name]}
-    base = out[next(iter(runs))]
-    for name in runs:
-        out[name]["speedup_wall"] = base["s_per_it"] / out[name]["s_per_it"]
-        out[name]["speedup_cpu"] = base["cpu_s_per_it"] / out[name]["cpu_s_per_it"]
-    out["_loadavg_per_round"] = loads
-    return out
+    """Every variant once per round (after one warm-up call each); medians over rounds; ratios
+    against the first variant."""
+    table = timing.interleave(runs, iters, rounds, device=device, warmup=warmup)
+    return timing.ratios(table, next(iter(runs)))
 
 
 def bench_training(cfg: dict, args) -> dict:

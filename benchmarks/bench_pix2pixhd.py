@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "plugins"), str(REPO / "benchmarks")]
 
 import torch  # noqa: E402
-from bench_pix2pix import interleave, ratios  # noqa: E402
 from machine import finish, machine  # noqa: E402
+from timing import interleave, ratios  # noqa: E402
 
 
 def make_trainer(variant: str, args):
@@ -92,7 +92,7 @@ def bench_training(args, count: dict) -> dict:
         counter = iter(range(10**9))
         runs[v] = lambda t=t, c=counter: t.train_step(data[next(c) % 4])
     table = interleave(runs, args.iters, args.rounds)
-    ratios(table)
+    ratios(table, "fp32")
     for v in runs:
         table[v]["it_per_s"] = table[v]["per_s"]
         table[v]["GFLOP_per_s"] = table[v]["per_s"] * count["train_step"] / 1e9
@@ -112,7 +112,7 @@ def bench_generate(args, count: dict) -> dict:
     ref = runs["fp32"]()
     quality = {v: float((fn() - ref).abs().max()) for v, fn in runs.items()}
     table = interleave(runs, args.iters, args.rounds)
-    ratios(table)
+    ratios(table, "fp32")
     for v in runs:
         table[v]["img_per_s"] = table[v]["per_s"]
         table[v]["GFLOP_per_s"] = table[v]["per_s"] * count["G_forward"] / 1e9

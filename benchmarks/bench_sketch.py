@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from machine import finish, machine
+from timing import medians
 
 SHAPE = (1536, 2048)
 RESULTS = Path(__file__).parent / "results" / "sketch.json"
@@ -53,17 +52,6 @@ def seed_way(image8, cells, nuclei):
     return boundary, d, d2
 
 
-def timed(func, runs):
-    """Median wall time and median CPU time of this process (less sensitive to other load)."""
-    walls, cpus = [], []
-    for _ in range(runs):
-        wall, cpu = time.perf_counter(), time.process_time()
-        func()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return statistics.median(walls), walls, statistics.median(cpus)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -84,7 +72,7 @@ def main() -> None:
     results = {"shape": list(SHAPE), "cells": int(cells.max()), "runs": args.runs}
     for levels, bounds in ((4, []), (7, bounds7), (9, bounds9)):
         job = functools.partial(render, cells, nuclei, image, levels=levels, bounds=bounds)
-        median, times, cpu = timed(job, args.runs)
+        median, times, cpu = medians(job, args.runs)
         results[f"render_levels{levels}_s"] = median
         results[f"render_levels{levels}_cpu_s"] = cpu
         runs = ", ".join(f"{t:.3f}" for t in times)
@@ -100,7 +88,7 @@ def main() -> None:
         component = plugins.get("sketchers", "reference")
         params = component.resolve({"levels": 7})
         gray7 = np.array([c["gray"] for c in class_table(7)], dtype=np.uint8)
-        median, times, cpu = timed(
+        median, times, cpu = medians(
             lambda: render_one(
                 item,
                 component=component,
@@ -117,7 +105,7 @@ def main() -> None:
         print(
             f"per image incl. reading 3 PNGs, writing 2 (levels 7): {median:.3f} s (cpu {cpu:.3f})"
         )
-    median, _, _ = timed(lambda: seed_way(to_gray8(image), cells, nuclei), args.seed_runs)
+    median, _, _ = medians(lambda: seed_way(to_gray8(image), cells, nuclei), args.seed_runs)
     results["seed_way_boundaries_and_wound_s"] = median
     results["speedup_levels4_vs_seed_way"] = median / results["render_levels4_s"]
     print(

@@ -21,6 +21,7 @@ import json
 import time
 from pathlib import Path
 
+import timing
 from machine import finish, machine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,26 +60,14 @@ def make_trainer(options: dict, device: str, precision: str):
     return trainer
 
 
-def sync(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 CPU_SECONDS: list[float] = [0.0]  # process CPU seconds of the last timed() call, per repeat
 
 
 def timed(fn, device: str, repeat: int) -> float:
     """Wall seconds per call (after one warm-up call); CPU seconds in CPU_SECONDS[0]."""
     fn()
-    sync(device)
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(repeat):
-        fn()
-    sync(device)
-    CPU_SECONDS[0] = (time.process_time() - c0) / repeat
-    return (time.perf_counter() - t0) / repeat
+    wall, CPU_SECONDS[0] = timing.timed(fn, repeat, device)
+    return wall
 
 
 def bench_config(name: str, options: dict, device: str, precision: str, repeat: int) -> dict:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import tomllib
+from timing import interleave
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,7 +46,8 @@ def register_source_tree(site: Path) -> None:
     os.environ["CELLTOOL_NO_CACHE"] = "1"
 
 
-def timed(label: str, results: dict, fn, *args, **kw):
+def run_check(label: str, results: dict, fn, *args, **kw):
+    """Run one check, record its seconds (or its error) under ``label``, print it; keep going."""
     t0 = time.perf_counter()
     try:
         value = fn(*args, **kw)
@@ -169,31 +170,27 @@ def pix2pix_speed(device: str, rounds: int) -> dict:
         config = resolve_config(component, {"precision": precision, "device": device,
                                             "deterministic": False})  # fmt: skip
         trainers[precision] = component.load()(config, info, make_context(config))
-    times: dict = {p: {"train": [], "infer": []} for p in trainers}
-    for _ in range(rounds):
-        for precision, trainer in trainers.items():
-            batch = {"input": x, "target": x.flip(-1)}
-            for _ in range(3):
-                trainer.train_step(batch)
-            torch.cuda.synchronize() if device.startswith("cuda") else None
-            t0 = time.perf_counter()
-            for _ in range(10):
-                trainer.train_step(batch)
-            torch.cuda.synchronize() if device.startswith("cuda") else None
-            times[precision]["train"].append(10 / (time.perf_counter() - t0))
-            trainer.train_mode(False)
+    batch = {"input": x, "target": x.flip(-1)}
+
+    def step(trainer):
+        return lambda: trainer.train_step(batch)
+
+    def infer(trainer):
+        def run():
             with torch.inference_mode(), trainer.ctx.autocast():
                 trainer.G(x)
-                torch.cuda.synchronize() if device.startswith("cuda") else None
-                t0 = time.perf_counter()
-                for _ in range(20):
-                    trainer.G(x)
-                torch.cuda.synchronize() if device.startswith("cuda") else None
-            times[precision]["infer"].append(20 / (time.perf_counter() - t0))
-            trainer.train_mode(True)
-    for precision, t in times.items():
-        out[precision] = {"train_it_s": round(statistics.median(t["train"]), 2),
-                          "infer_img_s": round(statistics.median(t["infer"]), 2)}  # fmt: skip
+
+        return run
+
+    train = interleave({p: step(t) for p, t in trainers.items()}, 10, rounds, device=device,
+                       warmup=True)  # fmt: skip
+    for trainer in trainers.values():
+        trainer.train_mode(False)
+    infer_t = interleave({p: infer(t) for p, t in trainers.items()}, 20, rounds, device=device,
+                         warmup=True)  # fmt: skip
+    for precision in trainers:
+        out[precision] = {"train_it_s": round(train[precision]["per_s"], 2),
+                          "infer_img_s": round(infer_t[precision]["per_s"], 2)}  # fmt: skip
     return out
 
 
@@ -234,7 +231,7 @@ def main() -> None:
         }
         for name, check in checks.items():
             if name not in args.skip and not (args.quick and name == "pix2pix_speed"):
-                timed(name, results, check)
+                run_check(name, results, check)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gpu_checks.json").write_text(json.dumps(results, indent=2) + "\n")
 
