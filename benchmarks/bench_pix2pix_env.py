@@ -4,7 +4,8 @@ thread count. unet_256 + PatchGAN-70, 256², 1 channel, batch 1, fp32 with ``--g
 (the default path of ``celltool train`` / ``generate`` on a CPU without native bf16).
 
 Each setting runs in a fresh process (its environment is set before Python starts), and the
-settings are interleaved round by round (round r starts one process per setting, in order); the
+settings are interleaved round by round (round r starts one process per setting, the order
+rotated by one setting each round, since processes differ by up to ±15 %); the
 figures are medians over rounds of each process's median training step (per training variant,
 default ``gemm`` and ``gemm+fused``, steps interleaved) and batch-1 inference call (fp32,
 ``--gemm-convs``), as rates and as process CPU seconds, against the first setting. The
@@ -126,7 +127,7 @@ def parent(args) -> dict:
     loads = []
     for r in range(args.rounds):
         loads.append(round(os.getloadavg()[0], 2))
-        for name in names:
+        for name in names[r % len(names) :] + names[: r % len(names)]:  # rotated each round
             env_add, options = SETTINGS[name]
             env = {**os.environ, **env_add}
             argv = [sys.executable, __file__, "--child", json.dumps(options)]

@@ -9,7 +9,8 @@ PatchGAN-70, 256², batch 1):
   weight casts there; interleaved rounds against fp32 and bf16 throughout, in one process;
 - ``gemm-columns``: the fast training path (``--master-weights``, bf16, channels-last, fused
   Adam) with ``--gemm-convs``' column limit at 0 (off), 16, 64 (the default) and 256;
-- ``gemm-columns-fp32``: the default fp32 path (``--gemm-convs``, torch's Adam) with the column
+- ``gemm-columns-fp32``: the default fp32 path (``--gemm-convs``, fused Adam; ``--variants``
+  picks another bench_pix2pix training variant, e.g. ``gemm``) with the column
   limit at 0 (off: torch's kernels, the baseline), 16, 64 (the default), 256 and 1024, training
   steps and batch-1 inference (eval mode, calibrated batch norm), each interleaved in one
   process; run it with and without the AVX2 caps to compare CPU families;
@@ -205,9 +206,10 @@ def gemm_columns_fp32(args) -> dict:
 
     from celltool.training.convs import use_gemm_convs
 
+    variant = args.variants or "gemm+fused"  # the default fp32 path
     trainers = {}
     for columns in COLUMNS:
-        trainer = make_trainer("gemm")
+        trainer = make_trainer(variant)
         for net in trainer.networks.values():
             use_gemm_convs(net, columns)
         trainers[f"max_columns {columns}"] = trainer
@@ -233,7 +235,7 @@ def gemm_columns_fp32(args) -> dict:
         infer[name] = {"img_per_s": 1 / row["s_per_it"], "x_off": base / row["s_per_it"]}
         print(f"infer {name:22s} {1 / row['s_per_it']:.2f} img/s  ×{base / row['s_per_it']:.3f}",
               file=sys.stderr)  # fmt: skip
-    return {"train": train, "infer_b1_256": infer}
+    return {"train_variant": variant, "train": train, "infer_b1_256": infer}
 
 
 LAYERS = [  # (kind, in channels, out channels, input size): unet_256's inner levels and two
@@ -381,7 +383,9 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--run", default="", help="int8: a trained pix2pix mask → image run")
     parser.add_argument("--data", default=str(REPO.parent / "shared/data/timelapse"))
-    parser.add_argument("--variants", default="", help="profile: training variants (a,b,...)")
+    parser.add_argument(
+        "--variants", default="", help="profile: training variants (a,b,...); gemm-columns-fp32: 1"
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--suffix", default="", help="appended to the results file's name")
     args = parser.parse_args()
