@@ -9,6 +9,11 @@ PatchGAN-70, 256², batch 1):
   weight casts there; interleaved rounds against fp32 and bf16 throughout, in one process;
 - ``gemm-columns``: the fast training path (``--master-weights``, bf16, channels-last, fused
   Adam) with ``--gemm-convs``' column limit at 0 (off), 16, 64 (the default) and 256;
+- ``gemm-columns-fp32``: the default fp32 path (``--gemm-convs``, fused Adam; ``--variants``
+  picks another bench_pix2pix training variant, e.g. ``gemm``) with the column
+  limit at 0 (off: torch's kernels, the baseline), 16, 64 (the default), 256 and 1024, training
+  steps and batch-1 inference (eval mode, calibrated batch norm), each interleaved in one
+  process; run it with and without the AVX2 caps to compare CPU families;
 - ``gemm-layers``: forward + backward of single U-Net layers under bf16 autocast, torch's
   convolution kernels against the GEMM path of ``--gemm-convs``;
 - ``int8``: post-training int8 quantization (torch.ao FX graph mode, x86 engine, calibrated on
@@ -20,6 +25,7 @@ PatchGAN-70, 256², batch 1):
     .venv/bin/python benchmarks/pix2pix_experiments.py profile
     .venv/bin/python benchmarks/pix2pix_experiments.py inner-fp32 --rounds 4
     .venv/bin/python benchmarks/pix2pix_experiments.py gemm-columns --rounds 5
+    .venv/bin/python benchmarks/pix2pix_experiments.py gemm-columns-fp32 --threads 1 --suffix _x
     .venv/bin/python benchmarks/pix2pix_experiments.py gemm-layers
     .venv/bin/python benchmarks/pix2pix_experiments.py int8 --run /tmp/q64b/run-sketch2image
 
@@ -190,6 +196,48 @@ def gemm_columns(args) -> dict:
     return _race(trainers, args)
 
 
+COLUMNS = (0, 16, 64, 256, 1024)  # unet_256 at 256², batch 1: 1, 4, 16, 64, 256, 1024, ...
+
+
+def gemm_columns_fp32(args) -> dict:
+    """fp32 training steps and batch-1 inference with the column limit at :data:`COLUMNS`;
+    ratios against limit 0 (torch's kernels)."""
+    from bench_pix2pix import calibrate
+
+    from celltool.training.convs import use_gemm_convs
+
+    variant = args.variants or "gemm+fused"  # the default fp32 path
+    trainers = {}
+    for columns in COLUMNS:
+        trainer = make_trainer(variant)
+        for net in trainer.networks.values():
+            use_gemm_convs(net, columns)
+        trainers[f"max_columns {columns}"] = trainer
+    train = _race(trainers, args)
+    G = make_trainer("fp32").G
+    calibrate(G)
+    x = pair(9)["input"]
+    runs = {}
+    for columns in COLUMNS:
+        net = use_gemm_convs(copy.deepcopy(G), columns)
+
+        def run(net=net):
+            with torch.inference_mode():
+                return net(x)
+
+        for _ in range(2):
+            run()
+        runs[f"max_columns {columns}"] = run
+    table = interleave(runs, args.iters * 4, args.rounds)
+    infer = {"load_per_round": table.pop("_loadavg_per_round")}
+    base = table["max_columns 0"]["s_per_it"]
+    for name, row in table.items():
+        infer[name] = {"img_per_s": 1 / row["s_per_it"], "x_off": base / row["s_per_it"]}
+        print(f"infer {name:22s} {1 / row['s_per_it']:.2f} img/s  ×{base / row['s_per_it']:.3f}",
+              file=sys.stderr)  # fmt: skip
+    return {"train_variant": variant, "train": train, "infer_b1_256": infer}
+
+
 LAYERS = [  # (kind, in channels, out channels, input size): unet_256's inner levels and two
     ("up", 512, 512, 1),  # larger maps where torch's kernels stay (more than 64 columns)
     ("up", 1024, 512, 2),
@@ -329,13 +377,15 @@ def int8(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    names = ("profile", "inner-fp32", "gemm-columns", "gemm-layers", "int8")
+    names = ("profile", "inner-fp32", "gemm-columns", "gemm-columns-fp32", "gemm-layers", "int8")
     parser.add_argument("name", choices=names)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--run", default="", help="int8: a trained pix2pix mask → image run")
     parser.add_argument("--data", default=str(REPO.parent / "shared/data/timelapse"))
-    parser.add_argument("--variants", default="", help="profile: training variants (a,b,...)")
+    parser.add_argument(
+        "--variants", default="", help="profile: training variants (a,b,...); gemm-columns-fp32: 1"
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--suffix", default="", help="appended to the results file's name")
     args = parser.parse_args()
@@ -344,6 +394,7 @@ def main() -> None:
         sys.exit("int8 needs --run (a trained mask → image pix2pix run)")
     experiments = {"profile": profile, "inner-fp32": inner_fp32, "gemm-columns": gemm_columns}
     experiments |= {"gemm-layers": gemm_layers, "int8": int8}
+    experiments["gemm-columns-fp32"] = gemm_columns_fp32
     where = machine()
     result = {"machine": where, **experiments[args.name](args)}
     finish(where)
