@@ -56,7 +56,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import statistics
 import sys
 import time
@@ -70,98 +69,10 @@ sys.path.insert(0, str(REPO / "plugins"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from machine import finish, fp32_peak_gflops, machine  # noqa: E402
+from pix2pix_setup import calibrate, make_trainer, pair  # noqa: E402
+from timing import interleave, ratios, timed  # noqa: E402
 
 CL = torch.channels_last
-
-
-def make_trainer(variant: str, compile_: bool = False):
-    """The trainer ``celltool train`` builds for a variant: parts ``bf16`` (autocast), ``cl``
-    (channels-last inputs), ``fused`` (fused Adam), ``compile``, ``gemm`` (--gemm-convs; every
-    other variant runs torch's convolution kernels), ``master`` (--master-weights: bf16
-    weights, fp32 masters stepped by the compiled one-pass Adam), ``cmaster`` (the same with
-    the copy path: grads → masters, torch's Adam, masters → weights)."""
-    from celltool_pix2pix import PARAMS
-    from celltool_pix2pix.model import Pix2Pix
-
-    from celltool.training.api import Context, DataInfo
-    from celltool.training.master import MasterWeights
-
-    config = {p.name: p.default for p in PARAMS}
-    config.update(epochs=200, batch_size=1, lr=2e-4, seed=0)
-    parts = variant.split("+")
-    config["fused_adam"] = "fused" in parts
-    config["compile"] = compile_ or "compile" in parts
-    ctx = Context(
-        device=torch.device("cpu"),
-        precision="bf16" if "bf16" in parts else "fp32",
-        channels_last="cl" in parts or variant == "compile",
-        gemm_convs="gemm" in parts,
-        master=MasterWeights(torch.bfloat16, fused="master" in parts)
-        if {"master", "cmaster"} & set(parts)
-        else None,
-    )
-    torch.manual_seed(0)
-    trainer = Pix2Pix(config, DataInfo(1, 1, 8, (256, 256)), ctx)
-    ctx.adopt(trainer.optimizers.values())
-    return trainer
-
-
-def pair(seed: int, batch: int = 1, size: int = 256) -> dict:
-    g = torch.Generator().manual_seed(seed)
-    a = (torch.rand(batch, 1, size, size, generator=g) > 0.7).float() * 2 - 1
-    b = torch.tanh(torch.randn(batch, 1, size, size, generator=g))
-    return {"input": a, "target": b}
-
-
-def calibrate(net: torch.nn.Module) -> None:
-    """Batch-norm running statistics from 8 random inputs (cumulative average)."""
-    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
-    net.train()
-    with torch.no_grad():
-        for s in range(8):
-            net(pair(100 + s)["input"])
-    for m in bns:
-        m.momentum = 0.1
-    net.eval()
-
-
-# -- timing ---------------------------------------------------------------------------------
-def timed(fn: Callable[[], object], iters: int) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) per call over ``iters`` calls."""
-    w0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(iters):
-        fn()
-    return (time.perf_counter() - w0) / iters, (time.process_time() - c0) / iters
-
-
-def interleave(runs: dict[str, Callable], iters: int, rounds: int) -> dict:
-    """Time every variant once per round (A/B/A/B...); medians over rounds."""
-    wall: dict[str, list[float]] = {k: [] for k in runs}
-    cpu: dict[str, list[float]] = {k: [] for k in runs}
-    loads = []
-    for _ in range(rounds):
-        loads.append(round(os.getloadavg()[0], 2))
-        for name, fn in runs.items():
-            w, c = timed(fn, iters)
-            wall[name].append(w)
-            cpu[name].append(c)
-    out = {}
-    for name in runs:
-        w, c = statistics.median(wall[name]), statistics.median(cpu[name])
-        out[name] = {"s_per_it": w, "cpu_s_per_it": c, "wall_runs": wall[name], "per_s": 1 / w}
-    out["_loadavg_per_round"] = loads
-    return out
-
-
-def ratios(table: dict, base: str = "fp32") -> None:
-    b = table[base]
-    for name, r in table.items():
-        if not name.startswith("_"):
-            r["speedup_wall"] = b["s_per_it"] / r["s_per_it"]
-            r["speedup_cpu"] = b["cpu_s_per_it"] / r["cpu_s_per_it"]
 
 
 # -- quality --------------------------------------------------------------------------------
@@ -253,7 +164,7 @@ def bench_inference(G, batch: int, size: int, args, with_compile: bool, light=Fa
         timed(fn, 2)
         quality[name] = compare(fn().float(), ref)
     table = interleave(runs, args.iters, args.rounds)
-    ratios(table)
+    ratios(table, "fp32")
     for name in runs:
         r = table[name]
         r["img_per_s"] = batch / r["s_per_it"]
@@ -286,7 +197,7 @@ def bench_training(args, variants: list[str]) -> dict:
         counter = iter(range(10**9))
         runs[v] = lambda t=t, b=batches, c=counter: t.train_step(b[next(c) % 4])
     table = interleave(runs, args.iters, args.rounds)
-    ratios(table)
+    ratios(table, "fp32")
     tail = max(1, args.quality_steps // 3)
     ref = quality["fp32"]
     for v in variants:

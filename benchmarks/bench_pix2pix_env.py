@@ -65,7 +65,7 @@ def child(options: dict, variants: list[str], train_steps: int, infer_calls: int
     torch.set_num_threads(int(options.get("threads", 1)))
     if not options.get("mkldnn", True):
         torch.backends.mkldnn.enabled = False
-    from bench_pix2pix import calibrate, make_trainer, pair
+    from pix2pix_setup import calibrate, make_trainer, pair
 
     from celltool.training.convs import use_gemm_convs
 

@@ -48,8 +48,9 @@ RESULTS = REPO / "benchmarks" / "results"
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from bench_pix2pix import interleave, make_trainer, pair  # noqa: E402
 from machine import finish, machine  # noqa: E402
+from pix2pix_setup import make_trainer, pair  # noqa: E402
+from timing import interleave, timed  # noqa: E402
 
 
 def _steps(trainer, n: int = 4) -> list:
@@ -202,7 +203,7 @@ COLUMNS = (0, 16, 64, 256, 1024)  # unet_256 at 256², batch 1: 1, 4, 16, 64, 25
 def gemm_columns_fp32(args) -> dict:
     """fp32 training steps and batch-1 inference with the column limit at :data:`COLUMNS`;
     ratios against limit 0 (torch's kernels)."""
-    from bench_pix2pix import calibrate
+    from pix2pix_setup import calibrate
 
     from celltool.training.convs import use_gemm_convs
 
@@ -350,13 +351,7 @@ def int8(args) -> dict:
     def seconds(net, x, n: int = 5) -> float:
         with torch.no_grad():
             net(x)
-            times = []
-            for _ in range(3):
-                t0 = time.perf_counter()
-                for _ in range(n):
-                    net(x)
-                times.append((time.perf_counter() - t0) / n)
-        return statistics.median(times)
+            return statistics.median(timed(lambda: net(x), n)[0] for _ in range(3))
 
     x = calibration[0]
     out = {"run": str(args.run), "fp32_s_per_img": seconds(G, x)}
