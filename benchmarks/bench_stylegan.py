@@ -200,7 +200,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     names = args.only or [*(c for c in CONFIGS if c not in GPU_ONLY), "ops"]
     results: dict = {
-        "machine": machine(args.device, device=args.device, precision=args.precision),
+        "machine": machine(args.device, precision=args.precision),
         "configs": [],
     }
     for name in names:
