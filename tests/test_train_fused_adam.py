@@ -9,7 +9,7 @@ import json
 
 import pytest
 from test_train import TINY_CONFIG, _train, _weights, incli, pairs  # noqa: F401  (fixture)
-from test_train_fast import images, tiny
+from test_train_fast import assert_trains_alike, tiny
 
 torch = pytest.importorskip("torch")
 
@@ -30,16 +30,7 @@ def test_the_default_picks_fused_adam_and_the_option_turns_it_off():
 
 
 def test_fused_adam_trains_like_torchs_default_adam():
-    ref, fused = tiny(fused_adam=False), tiny()
-    ref.train_mode(True)
-    fused.train_mode(True)
-    for seed in range(5):
-        batch = {"input": images(seed, n=1), "target": images(seed + 10, n=1)}
-        a, b = ref.train_step(batch), fused.train_step(batch)
-        for key in a:
-            assert abs(a[key] - b[key]) <= 1e-4 * max(1.0, abs(a[key])), (seed, key)
-    for p, q in zip(ref.G.parameters(), fused.G.parameters(), strict=True):
-        assert torch.allclose(p, q, atol=1e-5)
+    assert_trains_alike(tiny(fused_adam=False), tiny(), steps=5, rel=1e-4, weights_atol=1e-5)
 
 
 def test_resume_keeps_the_recorded_optimizer(pairs, tmp_path):  # noqa: F811
