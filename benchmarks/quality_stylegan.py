@@ -8,9 +8,11 @@ the count, area and elongation of crops of the TRAINING frames (what the model s
 
 The table: normalised Wasserstein distance W1/std(real) per distribution (lower is better) for
 model and baseline, mean count and coverage per image with their relative errors, merge/split
-fractions, and the fraction of thresholded components the watershed split. Also against crops
-of the training frames (the model's own target: the held-back frames have ~1.6× the cells of
-the training average, the time-lapse grows).
+fractions, and the fraction of thresholded components the watershed split; count and coverage
+also as signed relative differences with 95 % bootstrap intervals. Also against crops of the
+training frames (the model's own target: the held-back frames have ~1.6× the cells of the
+training average, the time-lapse grows), and the training crops themselves against the
+held-back ones (``training_crops``: how far a model faithful to its training frames can get).
 
     .venv/bin/python benchmarks/quality_stylegan.py --budget-min 60          # the bar
     .venv/bin/python benchmarks/quality_stylegan.py --budget-min 8 --out /tmp/q.json  # a check
@@ -184,6 +186,7 @@ def main() -> None:
     ellipses = fit_ellipses(seen)
     base = [sample_ellipses(ellipses, np.random.default_rng([7, i])) for i in range(args.n)]
     sets = {"model": model, "model_threshold240": cellgen, "ellipses": base}
+    held_sets = {**sets, "training_crops": seen}  # the data's own drift: a faithful model's limit
     result = {
         "options": options,
         "budget_min": args.budget_min,
@@ -192,7 +195,7 @@ def main() -> None:
         "generate_options": gen,
         "n": args.n,
         "machine": finish(where),
-        "vs_heldback": {k: shape_statistics(held, v) for k, v in sets.items()},
+        "vs_heldback": {k: shape_statistics(held, v) for k, v in held_sets.items()},
         "vs_training": {k: shape_statistics(seen, v) for k, v in sets.items()},
         "merge_split_vs_heldback": {k: merge_split(held, v) for k, v in sets.items()},
         "watershed_split": touching_split(comps, model),
@@ -204,6 +207,10 @@ def main() -> None:
         "beats_ellipses": beats,
         "count_within_20pct": held_stats["model"]["count_rel_error"] <= 0.2,
         "coverage_within_20pct": held_stats["model"]["coverage_rel_error"] <= 0.2,
+        # the whole 95 % bootstrap interval of the relative difference inside ±20 %
+        **{f"{k}_interval_within_20pct": max(abs(held_stats["model"][f"{k}_rel_low"]),
+                                             abs(held_stats["model"][f"{k}_rel_high"])) <= 0.2
+           for k in ("count", "coverage")},
         "count_within_20pct_vs_training": result["vs_training"]["model"]["count_rel_error"] <= 0.2,
         "coverage_within_20pct_vs_training":
             result["vs_training"]["model"]["coverage_rel_error"] <= 0.2,
@@ -213,6 +220,11 @@ def main() -> None:
     print(table(result["vs_heldback"], "held-back 160-199"))
     print()
     print(table(result["vs_training"], f"training {args.train_frames}"))
+    for ref in ("vs_heldback", "vs_training"):  # signed, with 95 % bootstrap intervals
+        for name, row in result[ref].items():
+            print(f"{ref}: {name}: " + ", ".join(
+                f"{k} {100 * row[f'{k}_rel_diff']:+.1f} % [{100 * row[f'{k}_rel_low']:+.1f}, "
+                f"{100 * row[f'{k}_rel_high']:+.1f}]" for k in ("count", "coverage")))  # fmt: skip
     print(f"\ntraining: {info}\nbar: {result['bar']}\nwatershed: {result['watershed_split']}")
 
 

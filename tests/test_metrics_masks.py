@@ -45,6 +45,11 @@ def test_shape_statistics_see_elongation_size_and_count():
     elong = masks.shape_statistics(real, [ellipses])
     assert elong["eccentricity_gen"] > 0.9 > elong["eccentricity_real"]
     assert elong["count_rel_error"] == pytest.approx(abs(3 - 9) / 9)
+    # signed, with its bootstrap interval (one image a side: no spread)
+    assert elong["count_rel_diff"] == pytest.approx(3 / 9 - 1)
+    assert elong["count_rel_low"] == pytest.approx(3 / 9 - 1) == elong["count_rel_high"]
+    varied = masks.shape_statistics([grid_discs(), grid_discs(spacing=30)], [grid_discs()] * 2)
+    assert varied["count_rel_low"] < varied["count_rel_diff"] < varied["count_rel_high"]
     # binary uint8 input: components are the instances
     binary = ((grid_discs() > 0) * 255).astype(np.uint8)
     assert masks.shape_statistics(real, [binary])["area_w"] == 0
@@ -55,6 +60,23 @@ def test_normalised_wasserstein_is_in_units_of_the_real_spread():
     real = rng.normal(10, 2, 4000)
     assert masks.normalized_wasserstein(real, real + 2) == pytest.approx(1.0, rel=0.05)
     assert np.isnan(masks.normalized_wasserstein(real, np.zeros(0)))
+
+
+def test_relative_difference_interval_covers_the_truth_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    real_small, gen_small = rng.poisson(4.0, 50), rng.poisson(3.2, 50)  # true ratio -20 %
+    rel, low, high = masks.relative_difference(real_small, gen_small, np.random.default_rng(1))
+    assert rel == pytest.approx(gen_small.mean() / real_small.mean() - 1)
+    assert low < rel < high and low < -0.2 < high
+    assert (rel, low, high) == masks.relative_difference(
+        real_small, gen_small, np.random.default_rng(1)
+    )
+    real_big, gen_big = rng.poisson(4.0, 5000), rng.poisson(3.2, 5000)
+    _, low_big, high_big = masks.relative_difference(real_big, gen_big, np.random.default_rng(1))
+    assert low_big < -0.2 < high_big and high_big - low_big < (high - low) / 5
+    assert all(np.isnan(masks.relative_difference([], [1.0], rng)))
+    with pytest.raises(ValueError):
+        masks.relative_difference([1.0], [1.0], rng, n_boot=0)
 
 
 def test_merge_split_and_touching_split():

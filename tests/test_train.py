@@ -123,6 +123,10 @@ def test_bad_inputs_are_one_line_errors(pairs, tmp_path):
     assert not (tmp_path / "r").exists()
     res = incli("train", "pix2pix", str(pairs), "-o", str(tmp_path / "r"), "--gan-mode", "x")
     assert res.returncode == 2 and "--gan-mode" in res.stderr
+    # a choice given to --config (a TOML file) names the option it belongs to
+    res = incli("train", "pix2pix", str(pairs), "-o", str(tmp_path / "r"), "--config", "lsgan")
+    assert res.returncode == 2 and "'lsgan' is a value of --gan-mode" in res.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def _weights(run: Path) -> dict:

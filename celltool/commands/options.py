@@ -115,9 +115,11 @@ def param_option(param: Param, panel: str, defaults: str | None = None) -> tuple
 @dataclass(frozen=True)
 class ExistingPath:
     """Parses an option naming a path the step reads: it must exist and be a ``file``, a
-    ``folder`` or ``any``; an empty value is refused (it is not the current folder)."""
+    ``folder`` or ``any``; an empty value is refused (it is not the current folder).
+    ``hint(text)`` may add a sentence to the "does not exist" error."""
 
     kind: str = "any"
+    hint: Callable[[str], str | None] | None = None
 
     def __call__(self, value: Any) -> Path:
         text = str(value)
@@ -130,7 +132,8 @@ class ExistingPath:
         except OSError as exc:  # e.g. a name too long for the file system
             raise typer.BadParameter(f"{shown}: {exc.strerror}") from None
         if not exists:
-            raise typer.BadParameter(f"{shown} does not exist")
+            extra = self.hint(text) if self.hint else None
+            raise typer.BadParameter(f"{shown} does not exist" + (f"; {extra}" if extra else ""))
         if self.kind == "file" and folder:
             raise typer.BadParameter(f"{shown} is a folder; expected a file")
         if self.kind == "folder" and not folder:
@@ -138,11 +141,27 @@ class ExistingPath:
         return path
 
 
-def path_option(flag: str, help: str, *, folder: bool) -> Any:
+def path_option(
+    flag: str, help: str, *, folder: bool, hint: Callable[[str], str | None] | None = None
+) -> Any:
     """An option naming a file (``folder=False``) or folder the step reads: it must exist
-    (exit 2 naming the option otherwise)."""
+    (exit 2 naming the option, and ``hint(value)`` if it says something, otherwise)."""
     kind = "folder" if folder else "file"
-    return typer.Option(flag, help=help, show_default=False, parser=ExistingPath(kind))
+    return typer.Option(flag, help=help, show_default=False, parser=ExistingPath(kind, hint))
+
+
+def choice_hint(params: Iterable[Any]) -> Callable[[str], str | None]:
+    """For ``--config``: a value that is one of an option's choices (``--config stylegan3-t``)
+    was meant for that option; say which."""
+
+    def hint(text: str) -> str | None:
+        for p in params:
+            if p.choices and text in map(str, p.choices):
+                flag = "--" + p.name.replace("_", "-")
+                return f"'{text}' is a value of {flag} (--config takes a TOML file): {flag} {text}"
+        return None
+
+    return hint
 
 
 def keyword(name: str, annotation: Any, option: Any) -> inspect.Parameter:

@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from celltool import plugins
-from celltool.commands.options import keyword, param_option, path_option
+from celltool.commands.options import choice_hint, keyword, param_option, path_option
 from celltool.components import Component
 from celltool.pipes import emit, input_folders
 
@@ -40,14 +40,7 @@ def _command(component: Component):
                 "--output", "-o", help="Run folder (default: DATA-train).", show_default=False
             ),  # fmt: skip
         ] = None,
-        config: Annotated[
-            Optional[Path],
-            path_option(
-                "--config",
-                "TOML file with options (flat or a [train] table); the command line wins.",
-                folder=False,
-            ),
-        ] = None,
+        config: Optional[Path] = None,  # its option is set below (the hint needs the component)
         resume: Annotated[
             Optional[Path],
             path_option(
@@ -85,6 +78,13 @@ def _command(component: Component):
         help=f"Training data: {' '.join(names)}; stdin when omitted.", show_default=False
     )
     params[0] = params[0].replace(annotation=Annotated[Optional[list[Path]], data_arg])
+    config_option = path_option(
+        "--config",
+        "TOML file with options (flat or a [train] table); the command line wins.",
+        folder=False,
+        hint=choice_hint(component.params),  # `--config stylegan3-t` meant --cfg
+    )
+    params[2] = params[2].replace(annotation=Annotated[Optional[Path], config_option])
     params += [keyword(p.name, *param_option(p, FRAMEWORK_PANEL)) for p in FRAMEWORK_PARAMS]
     own = {p.name for p in FRAMEWORK_PARAMS}
     params += [keyword(p.name, *param_option(p, f"Options of {component.name}"))
