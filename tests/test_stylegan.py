@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from celltool.imageio import read_image, write_image
+from celltool.imageio import read_image, tiff_axes, write_image
 
 torch = pytest.importorskip("torch")
 
@@ -217,8 +217,13 @@ def test_generate_interpolation_truncation_and_no_augmentation(trained, tmp_path
     _generate(trained, tmp_path / "walk", interpolate=(5, 7), steps=4, raw=True)
     walk = np.load(tmp_path / "walk" / "latents.npz")
     assert walk["walk_w"].shape == (4, 8)
+    movie = read_image(tmp_path / "walk" / "walk_masks.tif")  # the walk as one TYX stack
+    frames = [read_image(tmp_path / "walk" / "masks" / f"walk_{k:04d}.png") for k in range(4)]
+    assert movie.shape == (4, 16, 16) and np.array_equal(movie, np.stack(frames))
+    assert tiff_axes(tmp_path / "walk" / "walk_masks.tif") == "TYX"
     _generate(trained, tmp_path / "ends", count=3, seed=5)
     ends = np.load(tmp_path / "ends" / "latents.npz")["w"]
+    assert not (tmp_path / "ends" / "walk_masks.tif").exists()
     assert np.allclose(walk["walk_w"][0], ends[0]) and np.allclose(walk["walk_w"][3], ends[2])
     raw = read_image(tmp_path / "walk" / "raw" / "walk_0000_c0.png")
     assert raw.dtype == np.uint8 and raw.shape == (16, 16)

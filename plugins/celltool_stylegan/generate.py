@@ -7,7 +7,8 @@ standard normal vector, so one sample can be regenerated, edited or interpolated
 - ``masks/seedNNNNNN.png``: the binary mask (uint8 0/255);
 - ``latents.npz``: ``seeds`` (N), ``z`` (N × z_dim), ``w`` (N × w_dim, after truncation),
   ``truncation``; with ``--interpolate A B --steps K`` a walk ``walk_KKKK.png`` from w(A) to
-  w(B) (linear in W, as NVlabs' videos) with its ``walk_w`` (K × w_dim);
+  w(B) (linear in W, as NVlabs' videos) with its ``walk_w`` (K × w_dim), and the walk's
+  masks as one movie, ``walk_masks.tif`` (K × R × R uint8, axes TYX: Fiji plays it);
 - optionally ``raw/`` (``--raw``): the generator's channels as 8-bit images.
 """
 
@@ -68,15 +69,20 @@ def map_latents(trainer: Any, z: np.ndarray, psi: float) -> torch.Tensor:
     return torch.cat(rows).cpu() if rows else torch.zeros(0, trainer.G_ema.num_ws, 1)
 
 
-def write_sample(job: GenerateJob, name: str, channels: np.ndarray, config, raw: bool) -> int:
+def write_sample(
+    job: GenerateJob, name: str, channels: np.ndarray, config, raw: bool
+) -> tuple[int, np.ndarray]:
+    """Write one sample's label map, mask (and raw channels); return its object count and
+    mask."""
     labels = to_instances(channels, job.options, config)
+    mask = to_binary(labels)
     write_image(job.out / "labels" / f"{name}.png", labels)
-    write_image(job.out / "masks" / f"{name}.png", to_binary(labels))
+    write_image(job.out / "masks" / f"{name}.png", mask)
     if raw:
         for c, plane in enumerate(channels):
             gray = np.clip(np.rint((plane + 1) * 127.5), 0, 255).astype(np.uint8)
             write_image(job.out / "raw" / f"{name}_c{c}.png", gray)
-    return int(labels.max())
+    return int(labels.max()), mask
 
 
 def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
@@ -114,13 +120,18 @@ def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
         arrays.update(seeds=np.asarray(seeds), z=z, w=walk[:, 0].numpy())
     from celltool.console import track
 
-    counts = []
+    counts, movie = [], []
     for start in track(range(0, len(names), batch), (len(names) + batch - 1) // batch,
                        "generate"):  # fmt: skip
         images = synthesize(trainer, walk[start : start + batch], noise, batch)
         for name, channels in zip(names[start : start + batch], images, strict=True):
-            counts.append(write_sample(job, name, channels, config, raw))
+            objects, mask = write_sample(job, name, channels, config, raw)
+            counts.append(objects)
+            if pair:
+                movie.append(mask)
     np.savez(job.out / "latents.npz", **arrays)
+    if pair:
+        write_image(job.out / "walk_masks.tif", np.stack(movie), axes="TYX")
     return {
         "parts": {"labels": "labels", "masks": "masks", **({"raw": "raw"} if raw else {})},
         "count": len(names),
@@ -131,4 +142,5 @@ def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
         "resolution": int(config["resolution"]),
         "cfg": config["cfg"],
         "interpolate": list(pair) or None,
+        **({"movie": "walk_masks.tif"} if pair else {}),
     }
