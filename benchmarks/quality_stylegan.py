@@ -14,8 +14,17 @@ training frames (the model's own target: the held-back frames have ~1.6× the ce
 training average, the time-lapse grows), and the training crops themselves against the
 held-back ones (``training_crops``: how far a model faithful to its training frames can get).
 
+``--select-every K`` keeps a snapshot every K kimg and, in the last ``--select-min`` minutes
+of the budget (training stops that much earlier), scores each snapshot and the latest
+checkpoint against crops of the TRAINING frames (other seeds than the evaluation's; mean W1/std
+of the seven statistics) and evaluates the best one — StyleGAN's practice of keeping the
+snapshot with the best metric, with the held-back frames kept out of the choice.
+
     .venv/bin/python benchmarks/quality_stylegan.py --budget-min 60          # the bar
     .venv/bin/python benchmarks/quality_stylegan.py --budget-min 8 --out /tmp/q.json  # a check
+    .venv/bin/python benchmarks/quality_stylegan.py --budget-min 60 --select-every 4  # + choice
+    .venv/bin/python benchmarks/quality_stylegan.py --references 20 --train-frames 150-159 \\
+        --out /tmp/r.json                   # no model: what fidelity to the training frames scores
 
 Writes benchmarks/results/stylegan_quality.json (runs kept under --work).
 """
@@ -81,15 +90,22 @@ def crops(frames: range, n: int, size: int, scale: float, seed: int) -> list[np.
 
 
 def train(
-    work: Path, options: dict, budget_s: float, threads: int, frames: range, extra: list[str]
+    work: Path,
+    options: dict,
+    budget_s: float,
+    threads: int,
+    frames: range,
+    extra: list[str],
+    save_every: int = 0,
 ) -> tuple[Path, dict]:
     """Run ``celltool train stylegan`` until the budget is spent (then kill it) or ``--kimg``
-    is reached."""
+    is reached; keep a snapshot every ``save_every`` epochs (of 1000 images) when > 0."""
     run = work / "run"
     data = link_frames(work / "train_masks", frames)
     args = [str(REPO / ".venv" / "bin" / "celltool"), "train", "stylegan", str(data), "-o",
             str(run), "--epochs", "100000", "--samples", "4", "--checkpoint-steps", "25",
-            "--save-every", "0", "--threads", str(threads), "--overwrite", *extra]  # fmt: skip
+            "--save-every", str(save_every), "--threads", str(threads), "--overwrite",
+            *extra]  # fmt: skip
     for key, value in options.items():
         args += [f"--{key.replace('_', '-')}", str(value)]
     t0 = time.time()
@@ -105,11 +121,13 @@ def train(
     return run, {"train_s": round(time.time() - t0, 1), **checkpoint_info(run)}
 
 
-def checkpoint_info(run: Path) -> dict:
-    """Images seen, steps and ADA strength of a run's latest checkpoint (loaded as data)."""
+def checkpoint_info(run: Path, path: Path | None = None) -> dict:
+    """Images seen, steps and ADA strength of a run's latest checkpoint, or of the snapshot
+    ``path`` (loaded as data)."""
     import torch
 
-    state = torch.load(run / "checkpoints/latest.pt", map_location="cpu", weights_only=True)
+    path = path or run / "checkpoints/latest.pt"
+    state = torch.load(path, map_location="cpu", weights_only=True)
     return {
         "kimg": state["extra"]["nimg"] / 1000,
         "steps": state["position"]["global_step"],
@@ -117,14 +135,76 @@ def checkpoint_info(run: Path) -> dict:
     }
 
 
-def generate(run: Path, out: Path, n: int, split: str, extra: dict) -> list[np.ndarray]:
+def generate(
+    run: Path,
+    out: Path,
+    n: int,
+    split: str,
+    extra: dict,
+    checkpoint: Path | None = None,
+    seed: int = 1000,
+) -> list[np.ndarray]:
     from celltool.imageio import read_image
     from celltool.steps.generation import generate as generate_step
 
     options = {"count": n, "split": split, "batch_size": 16, **extra}
-    generate_step(run, [], out, options=options, device=DEVICE[0], precision="fp32", seed=1000,
-                  overwrite=True)  # fmt: skip
+    generate_step(run, [], out, options=options, device=DEVICE[0], precision="fp32", seed=seed,
+                  checkpoint=checkpoint, overwrite=True)  # fmt: skip
     return [read_image(p) for p in sorted((out / "labels").glob("*.png"))]
+
+
+def select_snapshot(run: Path, work: Path, seen: list[np.ndarray], gen: dict) -> dict:
+    """Score every kept snapshot (and the latest checkpoint) against crops of the TRAINING
+    frames only: len(seen) masks from other seeds (5000+) than the evaluation's (1000+),
+    score = mean W1/std over the seven statistics (STATS; infinite when a snapshot draws no
+    objects to measure). The held-back frames play no part.
+    Returns the scores, the chosen checkpoint and the seconds spent."""
+    from celltool_metrics.masks import shape_statistics
+
+    t0 = time.time()
+    snapshots = sorted((run / "checkpoints").glob("epoch_*.pt")) + [run / "checkpoints/latest.pt"]
+    scores = {}
+    for path in snapshots:
+        masks = generate(run, work / "select", len(seen), "watershed", gen, path, seed=5000)
+        stats = shape_statistics(seen, masks)
+        score = float(np.mean([stats[f"{k}_w"] for k in STATS]))
+        scores[path.name] = score if np.isfinite(score) else float("inf")  # no objects: worst
+        print(f"select: {path.name} score {scores[path.name]:.3f}", file=sys.stderr)
+    best = min(scores, key=scores.get)
+    return {"scores": scores, "chosen": best, "select_s": round(time.time() - t0, 1),
+            "n": len(seen), **checkpoint_info(run, run / "checkpoints" / best)}  # fmt: skip
+
+
+def references(frames: range, n: int, res: int, scale: float, repeats: int) -> dict:
+    """No model: the training crops and the ellipse baseline against the held-back crops, for
+    ``repeats`` independent crop draws (seeds 10·r + 1, 2; ellipses [8, r, i]). What a model
+    exactly faithful to its training frames would score, and how much the figures move with
+    the draw alone."""
+    from celltool_metrics.masks import shape_statistics
+    from celltool_stylegan.baseline import fit_ellipses, sample_ellipses
+
+    rows = []
+    for r in range(repeats):
+        held = crops(range(160, 200), n, res, scale, seed=10 * r + 1)
+        seen = crops(frames, n, res, scale, seed=10 * r + 2)
+        fitted = fit_ellipses(seen)
+        base = [sample_ellipses(fitted, np.random.default_rng([8, r, i])) for i in range(n)]
+        rows.append({"training_crops": shape_statistics(held, seen),
+                     "ellipses": shape_statistics(held, base)})  # fmt: skip
+    keys = [f"{k}_w" for k in STATS] + ["count_rel_diff", "coverage_rel_diff"]
+    summary = {name: {k: [float(np.min(v)), float(np.median(v)), float(np.max(v))]
+                      for k in keys for v in [[row[name][k] for row in rows]]}
+               for name in ("training_crops", "ellipses")}  # fmt: skip
+    nn_wins = sum(
+        r["training_crops"]["nn_distance_w"] < r["ellipses"]["nn_distance_w"] for r in rows
+    )
+    return {
+        "repeats": repeats,
+        "n": n,
+        "min_median_max": summary,
+        "training_crops_beat_ellipses_on_nn": nn_wins,
+        "draws": rows,
+    }
 
 
 def table(rows: dict[str, dict], ref: str) -> str:
@@ -155,6 +235,23 @@ def main() -> None:
     ap.add_argument("--train-frames", default="0-159", help="first-last training frame")
     ap.add_argument("--kimg", type=float, default=0, help="stop at this many kimg instead")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--select-every", type=int, default=0,
+                    help="keep a snapshot every K kimg and pick the one closest to the TRAINING "
+                         "crops (0: use the latest checkpoint)")  # fmt: skip
+    ap.add_argument(
+        "--select-min",
+        type=float,
+        default=4.0,
+        help="minutes of the budget kept for the selection (training stops earlier)",
+    )
+    ap.add_argument(
+        "--references",
+        type=int,
+        default=0,
+        metavar="R",
+        help="no model: training crops and ellipses vs held-back, R crop draws",
+    )
+    ap.add_argument("--select-n", type=int, default=200, help="masks per snapshot in selection")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
     from celltool_metrics.masks import merge_split, shape_statistics, touching_split
@@ -171,16 +268,37 @@ def main() -> None:
     frames = range(first, last + 1)
     if last >= 160:
         raise SystemExit("frames 160-199 are the held-back reference")
+    if args.references:
+        out = references(frames, args.n, res, scale, args.references)
+        out["train_frames"], out["machine"] = args.train_frames, finish(where)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=2, default=float) + "\n")
+        for name, row in out["min_median_max"].items():
+            print(name, {k: [round(x, 3) for x in v] for k, v in row.items()}, file=sys.stderr)
+        print(
+            f"training crops beat ellipses on nn: {out['training_crops_beat_ellipses_on_nn']}"
+            f"/{args.references}",
+            file=sys.stderr,
+        )
+        return
     extra = ["--device", args.device] + (["--kimg", str(args.kimg)] if args.kimg else [])
     if args.reuse:
         run = args.work / "run"
         info = {"reused": True, **checkpoint_info(run)}
     else:
-        run, info = train(args.work, options, args.budget_min * 60, args.threads, frames, extra)
+        reserve = args.select_min * 60 if args.select_every else 0
+        run, info = train(args.work, options, args.budget_min * 60 - reserve, args.threads,
+                          frames, extra, args.select_every)  # fmt: skip
     gen = {k.replace("-", "_"): v for k, _, v in (i.partition("=") for i in args.gen)}
-    model = generate(run, args.work / "gen", args.n, "watershed", gen)
-    comps = generate(run, args.work / "gen_cc", args.n, "components", gen)
-    cellgen = generate(run, args.work / "gen_240", args.n, "threshold240", gen)
+    chosen = None
+    if args.select_every:
+        info["selection"] = select_snapshot(
+            run, args.work, crops(frames, args.select_n, res, scale, seed=3), gen
+        )
+        chosen = run / "checkpoints" / info["selection"]["chosen"]
+    model = generate(run, args.work / "gen", args.n, "watershed", gen, chosen)
+    comps = generate(run, args.work / "gen_cc", args.n, "components", gen, chosen)
+    cellgen = generate(run, args.work / "gen_240", args.n, "threshold240", gen, chosen)
     held = crops(range(160, 200), args.n, res, scale, seed=1)
     seen = crops(frames, args.n, res, scale, seed=2)
     ellipses = fit_ellipses(seen)

@@ -50,9 +50,14 @@ def timelapse() -> Path:
 
 
 def cli(
-    *args: str, cwd: Path | None = None, input: str | None = None, env: dict | None = None
+    *args: str,
+    cwd: Path | None = None,
+    input: str | None = None,
+    env: dict | None = None,
+    timeout: float = 180,
 ) -> subprocess.CompletedProcess:
-    """Run the installed ``celltool`` in a subprocess (a real process, real stdio)."""
+    """Run the installed ``celltool`` in a subprocess (a real process, real stdio); ``timeout``
+    only guards against a hang (slow-marked trainings pass a longer one: CI machines vary)."""
     return subprocess.run(
         [CELLTOOL, *args],
         cwd=cwd,
@@ -60,7 +65,7 @@ def cli(
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
-        timeout=180,
+        timeout=timeout,
     )
 
 

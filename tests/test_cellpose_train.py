@@ -107,7 +107,7 @@ def test_trained_from_scratch_segments_its_cells(data, tmp_path):
     run = tmp_path / "run"
     res = cli("train", "cellpose", str(pairs), "-o", str(run), "--epochs", "40",
               "--crop-size", "64", "--crops-per-image", "6", "--batch-size", "6", "--lr", "0.02",
-              "--threads", "2", "--samples", "0", "--save-every", "0")  # fmt: skip
+              "--threads", "2", "--samples", "0", "--save-every", "0", timeout=900)  # fmt: skip
     assert res.returncode == 0, res.stderr
     out = tmp_path / "seg"
     res = cli("segment", str(sim), "-o", str(out), "-m", "cellpose", "--model", str(run),

@@ -1,0 +1,58 @@
+"""benchmarks/quality_stylegan.py: the snapshot choice and the model-free reference draws that
+docs/stylegan.md quotes, on the shared time-lapse masks (skipped without them)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import cli
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture
+def quality(timelapse):
+    sys.path.insert(0, str(BENCH))  # the benchmark imports its sibling machine.py
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "quality_stylegan", BENCH / "quality_stylegan.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCH))
+    module.DATA = timelapse / "masks"
+    return module
+
+
+def test_references_are_independent_draws_and_ellipses_are_too_convex(quality):
+    out = quality.references(range(150, 160), n=120, res=64, scale=1.0, repeats=2)
+    first, second = out["draws"]
+    assert first["training_crops"]["nn_distance_w"] != second["training_crops"]["nn_distance_w"]
+    for key, (low, mid, high) in out["min_median_max"]["training_crops"].items():
+        assert low <= mid <= high, key
+    # ellipses are convex (solidity ~0.94, real cells ~0.83): far worse than real crops
+    for draw in out["draws"]:
+        assert draw["ellipses"]["solidity_w"] > 2 * draw["training_crops"]["solidity_w"]
+    assert 0 <= out["training_crops_beat_ellipses_on_nn"] <= 2
+
+
+def test_select_snapshot_scores_every_snapshot_and_keeps_the_best(quality, tmp_path):
+    masks = quality.link_frames(tmp_path / "masks", range(150, 153))
+    run = tmp_path / "run"
+    done = cli("train", "stylegan", str(masks), "-o", str(run), "--resolution", "64",
+               "--cbase", "256", "--cmax", "16", "--epochs", "2", "--epoch-images", "16",
+               "--save-every", "1", "--batch-size", "4", "--seed", "1")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    seen = quality.crops(range(150, 153), 12, 64, 1.0, seed=3)
+    picked = quality.select_snapshot(run, tmp_path / "work", seen, {})
+    scores = picked["scores"]
+    assert set(scores) == {"epoch_0001.pt", "epoch_0002.pt", "latest.pt"}
+    assert picked["chosen"] == min(scores, key=scores.get)
+    # the last snapshot and latest.pt hold the same weights: same seed, same masks, same score
+    assert scores["epoch_0002.pt"] == scores["latest.pt"]
+    epochs = 1 if picked["chosen"] == "epoch_0001.pt" else 2
+    assert picked["kimg"] == pytest.approx(0.016 * epochs)  # 16 images per epoch
