@@ -178,8 +178,9 @@ class TrainerInfo:
     ``generate_params``: the options of ``celltool generate RUN`` for this model.
     ``generate_inputs``: generate reads input folders (False: from noise, ``--count``).
     ``cpu_bf16``: the options of the model's measured fast bf16 path on CPUs with AVX-512
-    BF16/AMX (e.g. ``{"master_weights": True}``), which ``--precision auto`` applies there;
-    None: auto stays fp32 on CPUs (bf16 not measured faster for this model)."""
+    BF16/AMX (e.g. ``{"master_weights": True}``), which ``--precision auto`` applies there
+    (for a model with 3 in ``dims``: only with AMX, docs/training.md); None: auto stays fp32
+    on CPUs (bf16 not measured faster for this model)."""
 
     inputs: tuple[str, ...] = ("DATA",)
     data_kinds: tuple[str, ...] = ("pairs", "images")

@@ -84,3 +84,35 @@ def test_the_choice_is_recorded_and_survives_resume(cpu, tmp_path):
     record = json.loads((fp32 / "config.json").read_text())
     assert record["config"]["precision"] == "fp32" and record["config"]["master_weights"] is False
     assert "no AVX-512 BF16/AMX" in record["precision"]["from"]
+
+
+def test_auto_keeps_3d_models_in_fp32_on_a_cpu_without_amx(cpu, monkeypatch):
+    cpu("avx512f", "avx512_bf16")  # e.g. AMD EPYC: AVX-512 BF16, no AMX
+    assert hardware.resolve_precision("auto", "cpu", {}, volumes=True) == (
+        "fp32", {}, hardware.NO_AMX_3D)  # fmt: skip
+    assert hardware.resolve_precision("auto", "cpu", {}, volumes=False)[0] == "bf16"
+    cpu("avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+    assert hardware.resolve_precision("auto", "cpu", {}, volumes=True)[0] == "bf16"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")  # AMX capped off
+    assert hardware.resolve_precision("auto", "cpu", {}, volumes=True)[0] == "fp32"
+
+
+def test_bf16_3d_gradients_are_right_wherever_auto_picks_bf16_for_volumes():
+    """On this machine (no mocks): the small-map Conv3d weight gradients that oneDNN gets wrong
+    in bf16 on CPUs without AMX are checked against fp32 wherever auto picks bf16 for 3D."""
+    import torch
+
+    choice, _, reason = hardware.resolve_precision("auto", "cpu", {}, volumes=True)
+    if choice != "bf16":
+        assert reason in (hardware.NO_AMX_3D, "auto: CPU, no AVX-512 BF16/AMX")
+        return
+    torch.manual_seed(0)
+    for cin, cout in ((16, 1), (8, 16), (1, 16)):
+        conv, x = torch.nn.Conv3d(cin, cout, 4, 1, 1), torch.randn(1, cin, 3, 3, 3)
+        conv(x).square().mean().backward()
+        ref = conv.weight.grad.clone()
+        low = torch.nn.Conv3d(cin, cout, 4, 1, 1).bfloat16()
+        low.load_state_dict({k: v.bfloat16() for k, v in conv.state_dict().items()})
+        low(x.bfloat16()).float().square().mean().backward()
+        err = (low.weight.grad.float() - ref).abs().max() / ref.abs().max()
+        assert err < 0.05, (cin, cout, float(err))

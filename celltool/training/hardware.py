@@ -73,6 +73,12 @@ def cpu_bf16() -> bool:
     return isa in BF16_ISAS and aten not in ("default", "avx2")
 
 
+def cpu_amx() -> bool:
+    """Whether this CPU has AMX and torch may use it (no ISA cap below AMX)."""
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+    return "amx_bf16" in cpu_flags() and cpu_bf16() and (isa == "ALL" or "AMX" in isa)
+
+
 def cpu_capability() -> str:
     """torch's vector capability (AVX2, AVX512, ...) plus the bf16 units, e.g.
     ``AVX512 + AVX512_BF16 + AMX``."""
@@ -153,12 +159,20 @@ def describe(device: Any = None) -> dict[str, Any]:
     return record
 
 
+# on AVX-512 BF16 CPUs without AMX (AMD EPYC, torch 2.14.1) oneDNN's bf16 Conv3d weight
+# gradients are wrong for small maps (NaN or 1e37 where fp32 gives 0.06: docs/training.md)
+NO_AMX_3D = "auto: CPU without AMX, where bf16 3D convolution gradients are wrong"
+
+
 def resolve_precision(
-    precision: str, device: Any, cpu_fast_path: Mapping[str, Any] | None = None
+    precision: str,
+    device: Any,
+    cpu_fast_path: Mapping[str, Any] | None = None,
+    volumes: bool = False,
 ) -> tuple[str, dict[str, Any], str]:
     """``(precision, options, reason)``: what ``auto`` means on ``device`` for a model whose
-    measured fast bf16 CPU path is ``cpu_fast_path`` (None: it has none); an explicit
-    precision is kept (the options are then the user's)."""
+    measured fast bf16 CPU path is ``cpu_fast_path`` (None: it has none) and which may train
+    on 3D ``volumes``; an explicit precision is kept (the options are then the user's)."""
     import torch
 
     device = torch.device(device)
@@ -167,6 +181,8 @@ def resolve_precision(
     if device.type == "cuda":
         bf16 = torch.cuda.is_bf16_supported()
         return ("bf16" if bf16 else "fp16"), {}, f"auto: {'bf16' if bf16 else 'no bf16'} GPU"
+    if cpu_fast_path is not None and cpu_bf16() and volumes and not cpu_amx():
+        return "fp32", {}, NO_AMX_3D
     if cpu_fast_path is not None and cpu_bf16():
         return "bf16", dict(cpu_fast_path), "auto: CPU with AVX-512 BF16/AMX"
     why = "no AVX-512 BF16/AMX" if not cpu_bf16() else "no measured bf16 path for this model"

@@ -40,14 +40,21 @@ def auto_precision(component: Any, config: dict[str, Any]) -> tuple[dict, dict[s
     CPU options where the CPU has AVX-512 BF16/AMX; see celltool.training.hardware): the
     config with the choice (fast-path options replace options left at their defaults) and
     the record of the choice (what, why, on which machine)."""
-    from celltool.training.hardware import describe
+    from celltool.console import warn
+    from celltool.training.hardware import cpu_amx, describe
     from celltool.training.runs import full_component
 
     _, local_rank, world = dist.env_world()
     device = pick_device(str(config.get("device", "auto")), local_rank, world)
+    volumes = 3 in component.info.dims
     precision, fast, reason = resolve_precision(
-        str(config.get("precision", "auto")), device, component.info.cpu_bf16
+        str(config.get("precision", "auto")), device, component.info.cpu_bf16, volumes
     )
+    if precision == "bf16" and volumes and device.type == "cpu" and not cpu_amx():
+        warn(
+            f"--precision bf16 for {component.name} on a CPU without AMX: bf16 3D "
+            "convolution gradients can be wrong here (docs/training.md); auto picks fp32"
+        )
     defaults = {p.name: p.default for p in full_component(component).params}
     config = {**config, "precision": precision}
     for key, value in fast.items():
