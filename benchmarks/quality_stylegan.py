@@ -253,6 +253,11 @@ def main() -> None:
     )
     ap.add_argument("--select-n", type=int, default=200, help="masks per snapshot in selection")
     args = ap.parse_args()
+    limits = {"select_every": (0, 1000), "select_min": (0, args.budget_min),
+              "select_n": (1, 5000), "references": (0, 200), "n": (1, 10000)}  # fmt: skip
+    for key, (low, high) in limits.items():
+        if not low <= getattr(args, key) <= high:
+            ap.error(f"--{key.replace('_', '-')} {getattr(args, key)}: expected {low}..{high}")
     sys.path.insert(0, str(REPO))
     from celltool_metrics.masks import merge_split, shape_statistics, touching_split
     from celltool_stylegan.baseline import fit_ellipses, sample_ellipses

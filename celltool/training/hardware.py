@@ -181,9 +181,9 @@ def resolve_precision(
     if device.type == "cuda":
         bf16 = torch.cuda.is_bf16_supported()
         return ("bf16" if bf16 else "fp16"), {}, f"auto: {'bf16' if bf16 else 'no bf16'} GPU"
-    if cpu_fast_path is not None and cpu_bf16() and volumes and not cpu_amx():
-        return "fp32", {}, NO_AMX_3D
     if cpu_fast_path is not None and cpu_bf16():
+        if volumes and not cpu_amx():
+            return "fp32", {}, NO_AMX_3D
         return "bf16", dict(cpu_fast_path), "auto: CPU with AVX-512 BF16/AMX"
     why = "no AVX-512 BF16/AMX" if not cpu_bf16() else "no measured bf16 path for this model"
     return "fp32", {}, f"auto: CPU, {why}"
