@@ -59,6 +59,17 @@ CPU = {"cfg": "stylegan2", "resolution": 64, "scale": 1.0, "cbase": 2048, "cmax"
        "pl_weight": 0.0, "style_mixing": 0.0, "output": "tanh"}  # fmt: skip
 
 
+def recipe(overrides: list[str]) -> dict:
+    """The CPU dict with ``key=value`` overrides (``--set``), each cast to the type of the value
+    it replaces; keys the dict lacks (``seed``) pass through as strings."""
+    options = dict(CPU)
+    for item in overrides:
+        key, _, value = item.partition("=")
+        key = key.replace("-", "_")
+        options[key] = type(CPU.get(key, value))(value)
+    return options
+
+
 def link_frames(out: Path, frames: range) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for i in frames:
@@ -263,10 +274,7 @@ def main() -> None:
     from celltool_metrics.masks import merge_split, shape_statistics, touching_split
     from celltool_stylegan.baseline import fit_ellipses, sample_ellipses
 
-    options = dict(CPU)
-    for item in args.set:
-        key, _, value = item.partition("=")
-        options[key.replace("-", "_")] = type(CPU.get(key, value))(value)
+    options = recipe(args.set)
     res, scale = int(options["resolution"]), float(options["scale"])
     where = machine(args.device, training_threads=args.threads)
     DEVICE[0] = args.device

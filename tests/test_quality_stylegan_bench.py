@@ -15,15 +15,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 @pytest.fixture
 def quality(timelapse):
-    sys.path.insert(0, str(BENCH))  # the benchmark imports its sibling machine.py
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "quality_stylegan", BENCH / "quality_stylegan.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCH))
+    module = load_benchmark()
     module.DATA = timelapse / "masks"
     return module
 
@@ -56,3 +48,39 @@ def test_select_snapshot_scores_every_snapshot_and_keeps_the_best(quality, tmp_p
     assert scores["epoch_0002.pt"] == scores["latest.pt"]
     epochs = 1 if picked["chosen"] == "epoch_0001.pt" else 2
     assert picked["kimg"] == pytest.approx(0.016 * epochs)  # 16 images per epoch
+
+
+def load_benchmark():
+    """The benchmark module without the time-lapse (for what needs no data)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "quality_stylegan", BENCH / "quality_stylegan.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCH))
+    return module
+
+
+def test_docs_cpu_recipe_command_is_the_benchmarks_recipe():
+    """docs/stylegan.md's first command and the benchmark's CPU dict name the same recipe."""
+    bench = load_benchmark()
+    text = (BENCH.parent / "docs" / "stylegan.md").read_text()
+    block = text.split("# a small CPU recipe", 1)[1].split("celltool train stylegan --resume", 1)[0]
+    words = block.replace("\\\n", " ").split("#", 1)[0].split()
+    flags = {words[i][2:].replace("-", "_"): words[i + 1]
+             for i in range(len(words) - 1) if words[i].startswith("--")}  # fmt: skip
+    assert float(flags["gamma"]) == bench.CPU["gamma"] == 1.0
+    for key in ("resolution", "cbase", "cmax", "w_dim", "map_layers", "pl_weight", "style_mixing",
+                "batch_size", "lr", "glr", "ada_kimg"):  # fmt: skip
+        assert float(flags[key]) == float(bench.CPU[key]), key
+
+
+def test_recipe_overrides_keep_types_and_pass_new_keys():
+    bench = load_benchmark()
+    options = bench.recipe(["gamma=0", "ada-kimg=5", "seed=3"])
+    assert options["gamma"] == 0.0 and isinstance(options["gamma"], float)  # auto γ back
+    assert options["ada_kimg"] == 5.0 and options["seed"] == "3"
+    assert bench.recipe([]) == bench.CPU and bench.recipe([]) is not bench.CPU
