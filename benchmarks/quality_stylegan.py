@@ -26,6 +26,11 @@ snapshot with the best metric, with the held-back frames kept out of the choice.
     .venv/bin/python benchmarks/quality_stylegan.py --references 20 --train-frames 150-159 \\
         --out /tmp/r.json                   # no model: what fidelity to the training frames scores
 
+``--steer`` also steers generation to the density forecast for frames 160–199 from the
+training frames' growth (``timelapse_trend``: a rule chosen by backtest on frames 000–159):
+``--target-count``/``--target-coverage`` (``celltool.steering``). The unsteered model and
+ellipses steered the same way (a pool of 4N, the same tilt) are reported next to it.
+
 Writes benchmarks/results/stylegan_quality.json (runs kept under --work).
 """
 
@@ -52,7 +57,7 @@ STATS = ("solidity", "perimeter2_area", "nn_distance", "area", "eccentricity", "
          "coverage")  # fmt: skip
 
 # The CPU configuration (docs/stylegan.md "CPU recipe"); γ = 1 since run 8 (auto γ = 0.1 met
-# the bar in 1 of 5 one-hour runs, γ = 1 in 3 of 4).
+# the bar in 1 of 5 one-hour runs, γ = 1 in 4 of 5).
 CPU = {"cfg": "stylegan2", "resolution": 64, "scale": 1.0, "cbase": 2048, "cmax": 64,
        "w_dim": 128, "map_layers": 2, "batch_size": 8, "lr": 0.0025, "glr": 0.0025,
        "gamma": 1.0, "aug": "ada", "ada_kimg": 20.0, "ema_kimg": 0.0, "epoch_images": 1000,
@@ -219,6 +224,19 @@ def references(frames: range, n: int, res: int, scale: float, repeats: int) -> d
     }
 
 
+def steered_ellipses(model, n: int, targets: dict, pool: int) -> list[np.ndarray]:
+    """The ellipse baseline steered like the model: n of pool·n draws, the same tilt."""
+    from celltool_stylegan.baseline import sample_ellipses
+
+    from celltool.steering import steer
+
+    draws = [sample_ellipses(model, np.random.default_rng([9, i])) for i in range(pool * n)]
+    stats = {"count": np.array([np.count_nonzero(np.unique(d)) for d in draws], float),
+             "coverage": np.array([np.mean(d > 0) for d in draws])}  # fmt: skip
+    chosen = steer(stats, targets, n, np.random.default_rng([9, n])).chosen
+    return [draws[i] for i in chosen]
+
+
 def table(rows: dict[str, dict], ref: str) -> str:
     names = list(rows)
     lines = [f"| vs {ref} | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
@@ -264,9 +282,16 @@ def main() -> None:
         help="no model: training crops and ellipses vs held-back, R crop draws",
     )
     ap.add_argument("--select-n", type=int, default=200, help="masks per snapshot in selection")
+    ap.add_argument(
+        "--steer",
+        action="store_true",
+        help="steer generation to the density forecast for frames 160-199",
+    )
+    ap.add_argument("--pool", type=int, default=4, help="candidates per kept sample (--steer)")
     args = ap.parse_args()
     limits = {"select_every": (0, 1000), "select_min": (0, args.budget_min),
-              "select_n": (1, 5000), "references": (0, 200), "n": (1, 10000)}  # fmt: skip
+              "select_n": (1, 5000), "references": (0, 200), "n": (1, 10000),
+              "pool": (2, 32)}  # fmt: skip
     for key, (low, high) in limits.items():
         if not low <= getattr(args, key) <= high:
             ap.error(f"--{key.replace('_', '-')} {getattr(args, key)}: expected {low}..{high}")
@@ -310,14 +335,24 @@ def main() -> None:
             run, args.work, crops(frames, args.select_n, res, scale, seed=3), gen
         )
         chosen = run / "checkpoints" / info["selection"]["chosen"]
-    model = generate(run, args.work / "gen", args.n, "watershed", gen, chosen)
-    comps = generate(run, args.work / "gen_cc", args.n, "components", gen, chosen)
-    cellgen = generate(run, args.work / "gen_240", args.n, "threshold240", gen, chosen)
     held = crops(range(160, 200), args.n, res, scale, seed=1)
     seen = crops(frames, args.n, res, scale, seed=2)
     ellipses = fit_ellipses(seen)
     base = [sample_ellipses(ellipses, np.random.default_rng([7, i])) for i in range(args.n)]
-    sets = {"model": model, "model_threshold240": cellgen, "ellipses": base}
+    sets, trend, plain_gen = {}, None, gen
+    if args.steer:
+        from timelapse_trend import crop_targets
+
+        targets, trend = crop_targets(DATA, frames, seen)
+        sets["model_unsteered"] = generate(run, args.work / "gen_plain", args.n, "watershed",
+                                           gen, chosen)  # fmt: skip
+        gen = {**gen, "target_count": targets["count"], "target_coverage": targets["coverage"],
+               "pool": args.pool}  # fmt: skip
+        sets["ellipses_steered"] = steered_ellipses(ellipses, args.n, targets, args.pool)
+    model = generate(run, args.work / "gen", args.n, "watershed", gen, chosen)
+    comps = generate(run, args.work / "gen_cc", args.n, "components", gen, chosen)
+    cellgen = generate(run, args.work / "gen_240", args.n, "threshold240", gen, chosen)
+    sets = {"model": model, "model_threshold240": cellgen, "ellipses": base, **sets}
     held_sets = {**sets, "training_crops": seen}  # the data's own drift: a faithful model's limit
     result = {
         "options": options,
@@ -325,6 +360,8 @@ def main() -> None:
         "train_frames": args.train_frames,
         "training": info,
         "generate_options": gen,
+        "unsteered_generate_options": plain_gen,
+        "trend": trend,
         "n": args.n,
         "machine": finish(where),
         "vs_heldback": {k: shape_statistics(held, v) for k, v in held_sets.items()},
@@ -333,10 +370,12 @@ def main() -> None:
         "watershed_split": touching_split(comps, model),
     }
     held_stats = result["vs_heldback"]
-    beats = {k: held_stats["model"][f"{k}_w"] < held_stats["ellipses"][f"{k}_w"]
-             for k in ("solidity", "perimeter2_area", "nn_distance")}  # fmt: skip
+    beats = {name: {k: held_stats["model"][f"{k}_w"] < held_stats[name][f"{k}_w"]
+                    for k in ("solidity", "perimeter2_area", "nn_distance")}
+             for name in ("ellipses", "ellipses_steered") if name in held_stats}  # fmt: skip
     result["bar"] = {
-        "beats_ellipses": beats,
+        "beats_ellipses": beats["ellipses"],
+        **({"beats_steered_ellipses": beats["ellipses_steered"]} if trend else {}),
         "count_within_20pct": held_stats["model"]["count_rel_error"] <= 0.2,
         "coverage_within_20pct": held_stats["model"]["coverage_rel_error"] <= 0.2,
         # the whole 95 % bootstrap interval of the relative difference inside ±20 %
@@ -357,6 +396,8 @@ def main() -> None:
             print(f"{ref}: {name}: " + ", ".join(
                 f"{k} {100 * row[f'{k}_rel_diff']:+.1f} % [{100 * row[f'{k}_rel_low']:+.1f}, "
                 f"{100 * row[f'{k}_rel_high']:+.1f}]" for k in ("count", "coverage")))  # fmt: skip
+    if trend:
+        print(f"trend: {trend['rule']}, growth {trend['growth']}, targets {trend['targets']}")
     print(f"\ntraining: {info}\nbar: {result['bar']}\nwatershed: {result['watershed_split']}")
 
 

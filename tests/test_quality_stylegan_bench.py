@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import cli
 
@@ -84,3 +85,42 @@ def test_recipe_overrides_keep_types_and_pass_new_keys():
     assert options["gamma"] == 0.0 and isinstance(options["gamma"], float)  # auto γ back
     assert options["ada_kimg"] == 5.0 and options["seed"] == "3"
     assert bench.recipe([]) == bench.CPU and bench.recipe([]) is not bench.CPU
+
+
+def load_trend():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import timelapse_trend
+    finally:
+        sys.path.remove(str(BENCH))
+    return timelapse_trend
+
+
+@pytest.mark.parametrize("kind", ["linear", "exponential"])
+def test_forecast_picks_the_growth_law_by_backtest_and_extrapolates_it(kind):
+    trend = load_trend()
+    t = np.arange(160.0)
+    law = {"linear": lambda x: 60 + 0.3 * x, "exponential": lambda x: 60 * np.exp(0.004 * x)}[kind]
+    stats = {"count": law(t), "coverage": 0.0005 * law(t)}
+    out = trend.forecast(stats)
+    assert out["rule"].startswith(kind)
+    assert abs(out["backtest_relative_error"][out["rule"]]["count"]) < 1e-9
+    ahead = law(np.arange(160.0, 200.0)).mean()
+    assert out["forecast"]["count"] == pytest.approx(ahead, rel=1e-9)
+    assert out["forecast"]["coverage"] == pytest.approx(0.0005 * ahead, rel=1e-9)
+
+
+def test_time_lapse_targets_come_from_the_training_frames_only(quality, monkeypatch):
+    trend = load_trend()
+    read = []
+    real = trend.frame_statistics
+    monkeypatch.setattr(trend, "frame_statistics", lambda f, frames: real(
+        lambda i: read.append(i) or f(i), frames))  # fmt: skip
+    seen = quality.crops(range(150, 160), 400, 64, 1.0, seed=2)
+    targets, info = trend.crop_targets(quality.DATA, range(150, 160), seen)
+    assert max(read) == 159 and len(read) == 160  # never a held-back frame
+    # the culture grows: an exponential fitted to frames 120-159, chosen by backtest
+    assert info["rule"] == "exponential_40"
+    assert info["growth"]["count"] == pytest.approx(1.146, abs=0.002)
+    assert info["growth"]["coverage"] == pytest.approx(1.169, abs=0.002)
+    assert targets["count"] == pytest.approx(1.146 * info["training_crop_means"]["count"], rel=2e-3)

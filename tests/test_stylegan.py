@@ -290,3 +290,37 @@ def test_generate_command_line_from_noise(trained, tmp_path):
     assert len(list((tmp_path / "h" / "masks").iterdir())) == 2
     res = incli("generate", trained, tmp_path, "-o", tmp_path / "x")
     assert res.returncode == 2 and "from noise" in res.stderr
+
+
+def test_generate_steered_to_a_denser_target_keeps_seeds_that_regenerate(trained, tmp_path):
+    from celltool_stylegan.generate import statistics
+
+    from celltool.errors import UsageError
+
+    def means(folder: Path, first: int = 10**6) -> tuple[float, float]:
+        paths = sorted((folder / "labels").glob("*.png"))[:first]
+        stats = [statistics(read_image(p)) for p in paths]
+        return float(np.mean([s[0] for s in stats])), float(np.mean([s[1] for s in stats]))
+
+    _generate(trained, tmp_path / "plain", count=32, seed=0, min_object_size=0)
+    count, coverage = means(tmp_path / "plain")  # seeds 0..31: a quarter of the pool
+    target = {"target_count": 1.25 * count, "target_coverage": 1.25 * coverage}
+    _generate(trained, tmp_path / "steered", count=8, seed=0, pool=4, min_object_size=0, **target)
+    kept, kept_coverage = means(tmp_path / "steered")
+    assert kept > 1.1 * count and kept_coverage > coverage  # 8 kept: only the direction
+    assert kept > 1.1 * means(tmp_path / "plain", 8)[0]  # not just seeds 0..7
+    facts = json.loads((tmp_path / "steered" / "celltool.json").read_text())["facts"]
+    assert facts["count"] == 8 and facts["steering"]["candidates"] == 32
+    assert facts["steering"]["kept_mean"]["count"] == pytest.approx(kept)
+    seeds = np.load(tmp_path / "steered" / "latents.npz")["seeds"].tolist()
+    assert len(set(seeds)) == 8 and all(0 <= s < 32 for s in seeds)
+    for s in seeds:  # a kept sample is the plain sample of its seed
+        name = f"seed{s:06d}.png"
+        assert np.array_equal(read_image(tmp_path / "steered" / "labels" / name),
+                              read_image(tmp_path / "plain" / "labels" / name))  # fmt: skip
+    with pytest.raises(UsageError, match="not a walk"):
+        _generate(trained, tmp_path / "w", interpolate=(1, 2), target_count=3.0)
+    from test_train import incli
+
+    res = incli("generate", trained, "--help")
+    assert all(f in res.stdout for f in ("--target-count", "--target-coverage", "--pool"))

@@ -127,7 +127,7 @@ GENERATE_PARAMS = (
         min=0,
         max=2**32 - 1,
     ),  # fmt: skip
-    Param("steps", 16, "Frames of the --interpolate walk.", min=2, max=100_000),
+    Param("steps", 16, "Frames of the --interpolate walk.", min=2, max=10_000),
     Param(
         "split",
         "watershed",
@@ -148,6 +148,22 @@ GENERATE_PARAMS = (
     Param("noise", "const", "StyleGAN2's noise inputs.", choices=("const", "random", "none")),
     Param("raw", False, "Also write the generator's channels as 8-bit images."),
     Param("batch_size", 8, "Images per forward pass.", min=1, max=1024),
+    Param(
+        "target_count",
+        0.0,
+        "Steer to this mean number of objects per image: keep --count of --pool × --count "
+        "candidates (0: off; see docs/stylegan.md).",
+        min=0,
+        max=100_000,
+    ),  # fmt: skip
+    Param(
+        "target_coverage",
+        0.0,
+        "Steer to this mean foreground fraction per image (0: off).",
+        min=0,
+        max=1,
+    ),  # fmt: skip
+    Param("pool", 4, "Candidates per kept sample when steering.", min=2, max=32),
 )
 
 

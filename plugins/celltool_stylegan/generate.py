@@ -10,6 +10,11 @@ standard normal vector, so one sample can be regenerated, edited or interpolated
   w(B) (linear in W, as NVlabs' videos) with its ``walk_w`` (K × w_dim), and the walk's
   masks as one movie, ``walk_masks.tif`` (K × R × R uint8, axes TYX: Fiji plays it);
 - optionally ``raw/`` (``--raw``): the generator's channels as 8-bit images.
+
+With ``--target-count`` and/or ``--target-coverage`` the samples are steered: the seeds S …
+S + pool·N − 1 are drawn as candidates and N of them kept whose mean object count / coverage
+per image hit the targets (``celltool.steering``: an exponential tilt of the model's own
+distribution). The kept samples keep their seeds' names, so each regenerates alone.
 """
 
 from __future__ import annotations
@@ -69,6 +74,51 @@ def map_latents(trainer: Any, z: np.ndarray, psi: float) -> torch.Tensor:
     return torch.cat(rows).cpu() if rows else torch.zeros(0, trainer.G_ema.num_ws, 1)
 
 
+def statistics(labels: np.ndarray) -> tuple[int, float]:
+    """Objects and foreground fraction of a label map."""
+    return int(np.count_nonzero(np.bincount(labels.ravel())[1:])), float(np.mean(labels > 0))
+
+
+def steering_targets(opts: Mapping[str, Any]) -> dict[str, float]:
+    """The --target-count / --target-coverage asked for (0 = off)."""
+    targets = {"count": float(opts.get("target_count") or 0),
+               "coverage": float(opts.get("target_coverage") or 0)}  # fmt: skip
+    return {k: v for k, v in targets.items() if v > 0}
+
+
+def steer_seeds(trainer: Any, opts: Mapping[str, Any], seeds: list[int], psi: float, noise: str,
+                batch: int) -> tuple[list[int], dict[str, Any]]:  # fmt: skip
+    """Draw pool × len(seeds) candidates after seeds[0], keep len(seeds) whose means hit the
+    targets; return the kept seeds and the manifest facts."""
+    from celltool.console import info, track, warn
+    from celltool.steering import steer
+
+    targets, pool = steering_targets(opts), int(opts.get("pool", 4))
+    first, n = seeds[0], len(seeds)
+    candidates = [first + i for i in range(pool * n)]
+    values = []
+    for start in track(range(0, len(candidates), batch), -(-len(candidates) // batch),
+                       "candidates"):  # fmt: skip
+        z = np.stack([latent(s, trainer.G_ema.z_dim) for s in candidates[start : start + batch]])
+        ws = map_latents(trainer, z, psi)
+        for channels in synthesize(trainer, ws, noise, batch):
+            values.append(statistics(to_instances(channels, opts, trainer.config)))
+    stats = {"count": np.array([v[0] for v in values], float),
+             "coverage": np.array([v[1] for v in values])}  # fmt: skip
+    result = steer(stats, targets, n, np.random.default_rng([first, n, 0x57EE2]))
+    kept = [candidates[i] for i in result.chosen]
+    line = ", ".join(f"{k} {result.pool_mean[k]:.4g} → {result.kept_mean[k]:.4g} "
+                     f"(target {targets[k]:.4g})" for k in targets)  # fmt: skip
+    (info if result.reached else warn)(
+        f"steering: {n} of {len(candidates)} candidates, {line}"
+        + ("" if result.reached else "; the pool cannot reach the target (--pool, --truncation)")
+    )
+    facts = {"targets": targets, "pool": pool, "candidates": len(candidates),
+             "tilt": result.tilt, "pool_mean": result.pool_mean,
+             "kept_mean": result.kept_mean, "reached": result.reached}  # fmt: skip
+    return kept, facts
+
+
 def write_sample(
     job: GenerateJob, name: str, channels: np.ndarray, config, raw: bool
 ) -> tuple[int, np.ndarray]:
@@ -90,6 +140,8 @@ def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
     opts = job.options
     if job.inputs:
         raise UsageError("stylegan generates from noise: it takes no input folders")
+    if opts.get("interpolate") and steering_targets(opts):
+        raise UsageError("--target-count/--target-coverage steer --count samples, not a walk")
     trainer.train_mode(False)
     config, seed = trainer.config, int(opts.get("seed", 0))
     psi = float(opts.get("truncation", 1.0))
@@ -100,35 +152,52 @@ def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
     for sub in ("labels", "masks") + (("raw",) if raw else ()):
         (job.out / sub).mkdir(exist_ok=True)
     pair = tuple(opts.get("interpolate") or ())
+    steering = None
     arrays: dict[str, Any] = {"truncation": np.float32(psi)}
     if pair:
         if len(pair) != 2:
             raise UsageError("--interpolate takes two seeds: A B")
         steps = int(opts.get("steps") or 16)
         z = np.stack([latent(int(s), z_dim) for s in pair])
-        ws = map_latents(trainer, z, psi)
+        ends = map_latents(trainer, z, psi)
         t = torch.linspace(0, 1, steps).reshape(-1, 1, 1)
-        walk = ws[0:1].lerp(ws[1:2], t)
+
+        def ws_of(lo: int, hi: int) -> torch.Tensor:
+            return ends[0:1].lerp(ends[1:2], t[lo:hi])
+
         names = [f"walk_{k:04d}" for k in range(steps)]
-        arrays.update(seeds=np.asarray(pair), z=z, w=ws[:, 0].numpy(), walk_w=walk[:, 0].numpy())
+        walk_w = ends[0:1, 0].lerp(ends[1:2, 0], t[:, 0]).numpy()
+        arrays.update(seeds=np.asarray(pair), z=z, w=ends[:, 0].numpy(), walk_w=walk_w)
     else:
         count = int(opts.get("count", 16))
         seeds = [seed + i for i in range(count)]
+        if seeds and steering_targets(opts):
+            seeds, steering = steer_seeds(trainer, opts, seeds, psi, noise, batch)
         z = np.stack([latent(s, z_dim) for s in seeds]) if seeds else np.zeros((0, z_dim))
-        walk = map_latents(trainer, z.astype(np.float32), psi)
+        z = z.astype(np.float32)
+
+        def ws_of(lo: int, hi: int) -> torch.Tensor:
+            return map_latents(trainer, z[lo:hi], psi)
+
         names = [f"seed{s:06d}" for s in seeds]
-        arrays.update(seeds=np.asarray(seeds), z=z, w=walk[:, 0].numpy())
+        arrays.update(seeds=np.asarray(seeds), z=z)
     from celltool.console import track
 
-    counts, movie = [], []
+    counts, movie, w_rows = [], [], []
     for start in track(range(0, len(names), batch), (len(names) + batch - 1) // batch,
                        "generate"):  # fmt: skip
-        images = synthesize(trainer, walk[start : start + batch], noise, batch)
+        ws = ws_of(start, start + batch)
+        w_rows.append(ws[:, 0].numpy())
+        images = synthesize(trainer, ws, noise, batch)
         for name, channels in zip(names[start : start + batch], images, strict=True):
             objects, mask = write_sample(job, name, channels, config, raw)
             counts.append(objects)
             if pair:
                 movie.append(mask)
+    if not pair:
+        arrays["w"] = (
+            np.concatenate(w_rows) if w_rows else np.zeros((0, trainer.G_ema.w_dim), np.float32)
+        )
     np.savez(job.out / "latents.npz", **arrays)
     if pair:
         write_image(job.out / "walk_masks.tif", np.stack(movie), axes="TYX")
@@ -142,5 +211,6 @@ def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
         "resolution": int(config["resolution"]),
         "cfg": config["cfg"],
         "interpolate": list(pair) or None,
+        "steering": steering,
         **({"movie": "walk_masks.tif"} if pair else {}),
     }

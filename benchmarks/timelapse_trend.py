@@ -1,0 +1,89 @@
+"""The time-lapse grows: forecast the held-back frames' density from the training frames alone.
+
+The shared time-lapse has ~62 cells per frame at frame 0 and ~108 at frames 150–159; the
+held-back frames 160–199 have more. A mask model trained on frames 000–159 learns their density,
+so :func:`forecast` predicts the mean cell count and coverage per frame over frames 160–199 from
+frames 000–159 only, and the StyleGAN benchmark steers generation to it (``--steer``).
+
+The rule is chosen by a backtest inside the training frames: each candidate (a straight line
+or an exponential, fitted to the last W frames) forecasts frames 120–159 from the frames
+before 120, and the one with the lowest mean relative error over both statistics is refitted
+on frames 000–159 and extrapolated. The held-back frames play no part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+RULES = [(kind, window) for kind in ("linear", "exponential") for window in (40, 80, 120)]
+
+
+def frame_statistics(
+    read: Callable[[int], np.ndarray], frames: Sequence[int]
+) -> dict[str, np.ndarray]:
+    """Per frame: objects (8-connected components of mask > 127) and foreground fraction."""
+    from scipy import ndimage
+
+    count, coverage = [], []
+    for i in frames:
+        mask = read(i) > 127
+        count.append(ndimage.label(mask, structure=np.ones((3, 3), bool))[1])
+        coverage.append(float(mask.mean()))
+    return {"count": np.asarray(count, float), "coverage": np.asarray(coverage)}
+
+
+def extrapolate(
+    values: np.ndarray, known: np.ndarray, horizon: np.ndarray, kind: str, window: int
+) -> float:
+    """Mean over ``horizon`` of a line (or an exponential: a line in log) fitted by least
+    squares to the last ``window`` of the ``known`` frames."""
+    t = known[-window:]
+    y = values[t]
+    if kind == "exponential":
+        y = np.log(np.maximum(y, 1e-12))
+    fitted = np.polyval(np.polyfit(t, y, 1), horizon)
+    return float(np.mean(np.exp(fitted) if kind == "exponential" else fitted))
+
+
+def forecast(
+    stats: dict[str, np.ndarray], last_train: int = 159, horizon: tuple[int, int] = (160, 199),
+    backtest_from: int = 120,
+) -> dict:  # fmt: skip
+    """Choose a rule by backtest on the training frames (``stats`` indexed by frame 0 …
+    ``last_train``) and forecast the mean of each statistic over ``horizon``."""
+    past, test = np.arange(backtest_from), np.arange(backtest_from, last_train + 1)
+    errors = {}
+    for kind, window in RULES:
+        errors[f"{kind}_{window}"] = {
+            k: extrapolate(v, past, test, kind, window) / float(np.mean(v[test])) - 1
+            for k, v in stats.items()
+        }
+    best = min(errors, key=lambda r: np.mean(np.abs(list(errors[r].values()))))
+    kind, window = best.rsplit("_", 1)
+    ahead = np.arange(horizon[0], horizon[1] + 1)
+    train = np.arange(last_train + 1)
+    return {
+        "rule": best,
+        "backtest_relative_error": errors,
+        "forecast": {k: extrapolate(v, train, ahead, kind, int(window)) for k, v in stats.items()},
+    }
+
+
+def crop_targets(
+    data: Path, frames: range, seen: Sequence[np.ndarray]
+) -> tuple[dict[str, float], dict]:  # fmt: skip
+    """Mean count and coverage per crop to steer to: the training crops' means scaled by the
+    forecast growth from the training frames (``frames``) to frames 160–199."""
+    from celltool.imageio import read_image
+
+    stats = frame_statistics(lambda i: read_image(data / f"{i:03d}.png"), range(160))
+    trend = forecast(stats)
+    growth = {k: trend["forecast"][k] / float(np.mean(stats[k][list(frames)])) for k in stats}
+    crop_means = {"count": float(np.mean([np.count_nonzero(np.unique(s)) for s in seen])),
+                  "coverage": float(np.mean([np.mean(s > 0) for s in seen]))}  # fmt: skip
+    targets = {k: crop_means[k] * growth[k] for k in crop_means}
+    return targets, {**trend, "growth": growth, "training_crop_means": crop_means,
+                     "targets": targets}  # fmt: skip
