@@ -228,11 +228,12 @@ def steered_ellipses(model, n: int, targets: dict, pool: int) -> list[np.ndarray
     """The ellipse baseline steered like the model: n of pool·n draws, the same tilt."""
     from celltool_stylegan.baseline import sample_ellipses
 
+    from celltool.labels import label_density
     from celltool.steering import steer
 
     draws = [sample_ellipses(model, np.random.default_rng([9, i])) for i in range(pool * n)]
-    stats = {"count": np.array([np.count_nonzero(np.unique(d)) for d in draws], float),
-             "coverage": np.array([np.mean(d > 0) for d in draws])}  # fmt: skip
+    count, coverage = np.array([label_density(d) for d in draws]).T
+    stats = {"count": count, "coverage": coverage}
     chosen = steer(stats, targets, n, np.random.default_rng([9, n])).chosen
     return [draws[i] for i in chosen]
 

@@ -1,6 +1,6 @@
 """The time-lapse grows: forecast the held-back frames' density from the training frames alone.
 
-The shared time-lapse has ~62 cells per frame at frame 0 and ~108 at frames 150–159; the
+The shared time-lapse has 61 cells at frame 000 and 108 per frame over frames 150–159; the
 held-back frames 160–199 have more. A mask model trained on frames 000–159 learns their density,
 so :func:`forecast` predicts the mean cell count and coverage per frame over frames 160–199 from
 frames 000–159 only, and the StyleGAN benchmark steers generation to it (``--steer``).
@@ -78,12 +78,14 @@ def crop_targets(
     """Mean count and coverage per crop to steer to: the training crops' means scaled by the
     forecast growth from the training frames (``frames``) to frames 160–199."""
     from celltool.imageio import read_image
+    from celltool.labels import label_density
 
     stats = frame_statistics(lambda i: read_image(data / f"{i:03d}.png"), range(160))
     trend = forecast(stats)
-    growth = {k: trend["forecast"][k] / float(np.mean(stats[k][list(frames)])) for k in stats}
-    crop_means = {"count": float(np.mean([np.count_nonzero(np.unique(s)) for s in seen])),
-                  "coverage": float(np.mean([np.mean(s > 0) for s in seen]))}  # fmt: skip
+    frame_means = {k: float(np.mean(stats[k][list(frames)])) for k in stats}
+    growth = {k: trend["forecast"][k] / frame_means[k] for k in stats}
+    count, coverage = np.array([label_density(s) for s in seen]).T
+    crop_means = {"count": float(count.mean()), "coverage": float(coverage.mean())}
     targets = {k: crop_means[k] * growth[k] for k in crop_means}
-    return targets, {**trend, "growth": growth, "training_crop_means": crop_means,
-                     "targets": targets}  # fmt: skip
+    return targets, {**trend, "growth": growth, "training_frame_means": frame_means,
+                     "training_crop_means": crop_means, "targets": targets}  # fmt: skip

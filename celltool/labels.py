@@ -186,3 +186,9 @@ def count_objects(mask: np.ndarray, min_object_size: int = MIN_OBJECT_SIZE) -> i
 
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
     return int(np.count_nonzero(np.bincount(labels.ravel())[1:] >= min_object_size))
+
+
+def label_density(labels: np.ndarray) -> tuple[int, float]:
+    """Objects (distinct ids > 0) and foreground fraction of a label map."""
+    labels = np.asarray(labels)
+    return int(np.count_nonzero(np.unique(labels))), float(np.mean(labels > 0))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from celltool.labels import match_instances, overlap_table, relabel_sequential
+from celltool.labels import label_density, match_instances, overlap_table, relabel_sequential
 
 
 def squares():
@@ -58,3 +58,11 @@ def test_hungarian_prefers_the_better_total_at_low_threshold():
 def test_relabel_sequential():
     lab = np.array([[0, 7, 7], [3, 0, 9]])
     assert relabel_sequential(lab).tolist() == [[0, 2, 2], [1, 0, 3]]
+
+
+def test_label_density_counts_distinct_ids_and_foreground_fraction():
+    labels = np.zeros((4, 5), np.uint32)
+    labels[0, :2] = 7  # ids need not be consecutive
+    labels[3, 4] = 70000
+    assert label_density(labels) == (2, 3 / 20)
+    assert label_density(np.zeros((3, 3), np.uint16)) == (0, 0.0)

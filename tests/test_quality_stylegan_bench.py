@@ -121,6 +121,7 @@ def test_time_lapse_targets_come_from_the_training_frames_only(quality, monkeypa
     assert max(read) == 159 and len(read) == 160  # never a held-back frame
     # the culture grows: an exponential fitted to frames 120-159, chosen by backtest
     assert info["rule"] == "exponential_40"
+    assert info["training_frame_means"]["count"] == pytest.approx(107.8, abs=0.05)  # 150-159
     assert info["growth"]["count"] == pytest.approx(1.146, abs=0.002)
     assert info["growth"]["coverage"] == pytest.approx(1.169, abs=0.002)
     assert targets["count"] == pytest.approx(1.146 * info["training_crop_means"]["count"], rel=2e-3)

@@ -293,13 +293,13 @@ def test_generate_command_line_from_noise(trained, tmp_path):
 
 
 def test_generate_steered_to_a_denser_target_keeps_seeds_that_regenerate(trained, tmp_path):
-    from celltool_stylegan.generate import statistics
 
     from celltool.errors import UsageError
+    from celltool.labels import label_density
 
     def means(folder: Path, first: int = 10**6) -> tuple[float, float]:
         paths = sorted((folder / "labels").glob("*.png"))[:first]
-        stats = [statistics(read_image(p)) for p in paths]
+        stats = [label_density(read_image(p)) for p in paths]
         return float(np.mean([s[0] for s in stats])), float(np.mean([s[1] for s in stats]))
 
     _generate(trained, tmp_path / "plain", count=32, seed=0, min_object_size=0)

@@ -74,11 +74,6 @@ def map_latents(trainer: Any, z: np.ndarray, psi: float) -> torch.Tensor:
     return torch.cat(rows).cpu() if rows else torch.zeros(0, trainer.G_ema.num_ws, 1)
 
 
-def statistics(labels: np.ndarray) -> tuple[int, float]:
-    """Objects and foreground fraction of a label map."""
-    return int(np.count_nonzero(np.bincount(labels.ravel())[1:])), float(np.mean(labels > 0))
-
-
 def steering_targets(opts: Mapping[str, Any]) -> dict[str, float]:
     """The --target-count / --target-coverage asked for (0 = off)."""
     targets = {"count": float(opts.get("target_count") or 0),
@@ -91,6 +86,7 @@ def steer_seeds(trainer: Any, opts: Mapping[str, Any], seeds: list[int], psi: fl
     """Draw pool × len(seeds) candidates after seeds[0], keep len(seeds) whose means hit the
     targets; return the kept seeds and the manifest facts."""
     from celltool.console import info, track, warn
+    from celltool.labels import label_density
     from celltool.steering import steer
 
     targets, pool = steering_targets(opts), int(opts.get("pool", 4))
@@ -102,7 +98,7 @@ def steer_seeds(trainer: Any, opts: Mapping[str, Any], seeds: list[int], psi: fl
         z = np.stack([latent(s, trainer.G_ema.z_dim) for s in candidates[start : start + batch]])
         ws = map_latents(trainer, z, psi)
         for channels in synthesize(trainer, ws, noise, batch):
-            values.append(statistics(to_instances(channels, opts, trainer.config)))
+            values.append(label_density(to_instances(channels, opts, trainer.config)))
     stats = {"count": np.array([v[0] for v in values], float),
              "coverage": np.array([v[1] for v in values])}  # fmt: skip
     result = steer(stats, targets, n, np.random.default_rng([first, n, 0x57EE2]))
