@@ -30,6 +30,8 @@ snapshot with the best metric, with the held-back frames kept out of the choice.
 training frames' growth (``timelapse_trend``: a rule chosen by backtest on frames 000–159):
 ``--target-count``/``--target-coverage`` (``celltool.steering``). The unsteered model and
 ellipses steered the same way (a pool of 4N, the same tilt) are reported next to it.
+``--steer-nn`` adds ``--target-nn-distance``: the training crops' mean nearest-neighbour
+distance scaled to the forecast density (``timelapse_trend.crop_targets``).
 
 Writes benchmarks/results/stylegan_quality.json (runs kept under --work).
 """
@@ -228,13 +230,11 @@ def steered_ellipses(model, n: int, targets: dict, pool: int) -> list[np.ndarray
     """The ellipse baseline steered like the model: n of pool·n draws, the same tilt."""
     from celltool_stylegan.baseline import sample_ellipses
 
-    from celltool.labels import label_density
-    from celltool.steering import steer
+    from celltool.steering import label_statistics, steer_labels
 
     draws = [sample_ellipses(model, np.random.default_rng([9, i])) for i in range(pool * n)]
-    count, coverage = np.array([label_density(d) for d in draws]).T
-    stats = {"count": count, "coverage": coverage}
-    chosen = steer(stats, targets, n, np.random.default_rng([9, n])).chosen
+    values = [label_statistics(d) for d in draws]
+    chosen = steer_labels(values, targets, n, np.random.default_rng([9, n])).chosen
     return [draws[i] for i in chosen]
 
 
@@ -288,8 +288,13 @@ def main() -> None:
         action="store_true",
         help="steer generation to the density forecast for frames 160-199",
     )
+    ap.add_argument("--steer-nn", action="store_true",
+                    help="with --steer: also steer the nearest-neighbour distance to the "
+                         "spacing the forecast density implies")  # fmt: skip
     ap.add_argument("--pool", type=int, default=4, help="candidates per kept sample (--steer)")
     args = ap.parse_args()
+    if args.steer_nn and not args.steer:
+        ap.error("--steer-nn needs --steer")
     limits = {"select_every": (0, 1000), "select_min": (0, args.budget_min),
               "select_n": (1, 5000), "references": (0, 200), "n": (1, 10000),
               "pool": (2, 32)}  # fmt: skip
@@ -344,11 +349,10 @@ def main() -> None:
     if args.steer:
         from timelapse_trend import crop_targets
 
-        targets, trend = crop_targets(DATA, frames, seen)
+        targets, trend = crop_targets(DATA, frames, seen, spacing=args.steer_nn)
         sets["model_unsteered"] = generate(run, args.work / "gen_plain", args.n, "watershed",
                                            gen, chosen)  # fmt: skip
-        gen = {**gen, "target_count": targets["count"], "target_coverage": targets["coverage"],
-               "pool": args.pool}  # fmt: skip
+        gen = {**gen, **{f"target_{k}": v for k, v in targets.items()}, "pool": args.pool}
         sets["ellipses_steered"] = steered_ellipses(ellipses, args.n, targets, args.pool)
     model = generate(run, args.work / "gen", args.n, "watershed", gen, chosen)
     comps = generate(run, args.work / "gen_cc", args.n, "components", gen, chosen)

@@ -9,6 +9,12 @@ The rule is chosen by a backtest inside the training frames: each candidate (a s
 or an exponential, fitted to the last W frames) forecasts frames 120–159 from the frames
 before 120, and the one with the lowest mean relative error over both statistics is refitted
 on frames 000–159 and extrapolated. The held-back frames play no part.
+
+The spacing of the cells (mean distance from a cell's centroid to its nearest neighbour's) is
+not extrapolated along time (its trend is flat over the backtest's frames and a fitted line
+forecasts it in the wrong direction); it follows the density instead: per training frame,
+mean distance ∝ count^b (b fitted on frames 000–159 in log-log; −0.48, close to the −½ of
+points placed at random), so the forecast count growth g gives the spacing factor g^b.
 """
 
 from __future__ import annotations
@@ -24,15 +30,27 @@ RULES = [(kind, window) for kind in ("linear", "exponential") for window in (40,
 def frame_statistics(
     read: Callable[[int], np.ndarray], frames: Sequence[int]
 ) -> dict[str, np.ndarray]:
-    """Per frame: objects (8-connected components of mask > 127) and foreground fraction."""
+    """Per frame: objects (8-connected components of mask > 127), foreground fraction and the
+    mean distance between nearest-neighbour centroids (``spacing``)."""
     from scipy import ndimage
 
-    count, coverage = [], []
+    from celltool.labels import centroid_spacing
+
+    count, coverage, spacing = [], [], []
     for i in frames:
         mask = read(i) > 127
-        count.append(ndimage.label(mask, structure=np.ones((3, 3), bool))[1])
+        labels, k = ndimage.label(mask, structure=np.ones((3, 3), bool))
+        count.append(k)
         coverage.append(float(mask.mean()))
-    return {"count": np.asarray(count, float), "coverage": np.asarray(coverage)}
+        spacing.append(float(np.mean(centroid_spacing(labels))) if k > 1 else np.nan)
+    return {"count": np.asarray(count, float), "coverage": np.asarray(coverage),
+            "spacing": np.asarray(spacing)}  # fmt: skip
+
+
+def spacing_exponent(count: np.ndarray, spacing: np.ndarray) -> float:
+    """b of spacing ∝ count^b, least squares in log-log over the frames that have both."""
+    ok = (count > 1) & np.isfinite(spacing)
+    return float(np.polyfit(np.log(count[ok]), np.log(spacing[ok]), 1)[0])
 
 
 def extrapolate(
@@ -73,19 +91,30 @@ def forecast(
 
 
 def crop_targets(
-    data: Path, frames: range, seen: Sequence[np.ndarray]
+    data: Path, frames: range, seen: Sequence[np.ndarray], spacing: bool = False
 ) -> tuple[dict[str, float], dict]:  # fmt: skip
     """Mean count and coverage per crop to steer to: the training crops' means scaled by the
-    forecast growth from the training frames (``frames``) to frames 160–199."""
+    forecast growth from the training frames (``frames``) to frames 160–199; with ``spacing``
+    also the mean nearest-neighbour distance (``nn_distance``, over objects), the training
+    crops' scaled by the count growth to the power :func:`spacing_exponent`."""
     from celltool.imageio import read_image
-    from celltool.labels import label_density
+    from celltool.labels import centroid_spacing, label_density
 
     stats = frame_statistics(lambda i: read_image(data / f"{i:03d}.png"), range(160))
-    trend = forecast(stats)
-    frame_means = {k: float(np.mean(stats[k][list(frames)])) for k in stats}
-    growth = {k: trend["forecast"][k] / frame_means[k] for k in stats}
+    density = {k: stats[k] for k in ("count", "coverage")}
+    trend = forecast(density)
+    frame_means = {k: float(np.mean(v[list(frames)])) for k, v in stats.items()}
+    growth = {k: trend["forecast"][k] / frame_means[k] for k in density}
     count, coverage = np.array([label_density(s) for s in seen]).T
     crop_means = {"count": float(count.mean()), "coverage": float(coverage.mean())}
     targets = {k: crop_means[k] * growth[k] for k in crop_means}
-    return targets, {**trend, "growth": growth, "training_frame_means": frame_means,
+    extra = {}
+    if spacing:
+        b = spacing_exponent(stats["count"], stats["spacing"])
+        growth["nn_distance"] = growth["count"] ** b
+        crop_means["nn_distance"] = float(np.mean(np.concatenate(
+            [centroid_spacing(s) for s in seen])))  # fmt: skip
+        targets["nn_distance"] = crop_means["nn_distance"] * growth["nn_distance"]
+        extra = {"spacing_exponent": b}
+    return targets, {**trend, **extra, "growth": growth, "training_frame_means": frame_means,
                      "training_crop_means": crop_means, "targets": targets}  # fmt: skip

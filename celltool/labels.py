@@ -192,3 +192,28 @@ def label_density(labels: np.ndarray) -> tuple[int, float]:
     """Objects (distinct ids > 0) and foreground fraction of a label map."""
     labels = np.asarray(labels)
     return int(np.count_nonzero(np.unique(labels))), float(np.mean(labels > 0))
+
+
+def nearest_neighbour(points: np.ndarray) -> np.ndarray:
+    """Distance from each point (rows of an (N, D) array) to the nearest other one (empty for
+    N < 2)."""
+    points = np.asarray(points, float)
+    if len(points) < 2:
+        return np.zeros(0)
+    from scipy.spatial import cKDTree
+
+    dist, _ = cKDTree(points).query(points, k=2)
+    return dist[:, 1]
+
+
+def centroid_spacing(labels: np.ndarray) -> np.ndarray:
+    """Distance from each object's centroid to the nearest other object's centroid (px; empty
+    for fewer than two objects): how crowded a label map is."""
+    from scipy import ndimage
+
+    labels = np.asarray(labels)
+    ids = np.unique(labels)
+    ids = ids[ids != 0]
+    if len(ids) < 2:
+        return np.zeros(0)
+    return nearest_neighbour(np.asarray(ndimage.center_of_mass(labels > 0, labels, ids)))

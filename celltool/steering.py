@@ -15,11 +15,16 @@ kept samples are still the model's, only more of the dense ones (or the sparse o
 Systematic sampling along the tilt then keeps exactly n distinct candidates with those
 probabilities. A target outside what the pool can reach is approached as far as the bound on
 λ allows; ``Steering.reached`` says so.
+
+A statistic can also be a mean over objects rather than over images (the mean distance from a
+cell to its nearest neighbour): give each sample's own mean x_i and its weight w_i (the
+objects it holds) and the kept value is Σ w_i x_i / Σ w_i. Its f_i is w_i (x_i / target − 1)
+/ mean(w), so that a zero mean of f is that target, and a sample with w_i = 0 is neutral.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,15 +70,32 @@ def systematic(pi: np.ndarray, score: np.ndarray, rng: np.random.Generator) -> n
     return np.sort(order[hits])
 
 
+def weighted_mean(x: np.ndarray, w: np.ndarray, pi: np.ndarray | None = None) -> float:
+    """Σ p_i w_i x_i / Σ p_i w_i (p = 1 when not given; NaN when no weight)."""
+    p = np.ones(len(x)) if pi is None else pi
+    total = float(np.sum(p * w))
+    return float(np.sum(p * w * np.where(w > 0, x, 0.0)) / total) if total > 0 else float("nan")
+
+
+def relative(x: np.ndarray, w: np.ndarray, target: float) -> np.ndarray:
+    """f_i of the module doc: w_i (x_i / target − 1) / mean(w) (0 where w_i = 0)."""
+    scale = float(np.mean(w))
+    if not scale > 0:
+        return np.zeros(len(x))
+    return np.where(w > 0, w * (np.where(w > 0, x, target) / target - 1.0), 0.0) / scale
+
+
 def steer(
     stats: Mapping[str, np.ndarray],
     targets: Mapping[str, float],
     n: int,
     rng: np.random.Generator,
+    weights: Mapping[str, np.ndarray] | None = None,
 ) -> Steering:
     """Keep n of the M pooled samples so that the mean of ``stats[k]`` approaches
     ``targets[k]`` for every k in ``targets`` (see the module doc). ``stats`` holds one
-    length-M array per statistic; targets must be > 0."""
+    length-M array per statistic; targets must be > 0. ``weights[k]``, where given, makes k a
+    mean over objects: ``stats[k]`` holds each sample's own mean, ``weights[k]`` its objects."""
     from scipy.optimize import minimize
 
     names = list(targets)
@@ -82,7 +104,9 @@ def steer(
         raise ValueError(f"cannot keep {n} of a pool of {m}")
     if any(not targets[k] > 0 for k in names):
         raise ValueError(f"targets must be > 0: {dict(targets)}")
-    f = np.stack([np.asarray(stats[k], float) / targets[k] - 1.0 for k in names], axis=1)
+    w = {k: np.asarray((weights or {}).get(k, np.ones(m)), float) for k in names}
+    x = {k: np.asarray(stats[k], float) for k in names}
+    f = np.stack([relative(x[k], w[k], targets[k]) for k in names], axis=1)
 
     def expected(lam: np.ndarray) -> np.ndarray:
         return inclusion(f @ lam, n) @ f / n
@@ -97,12 +121,39 @@ def steer(
     lam = best.x if best.fun <= miss(start) else start
     pi = inclusion(f @ lam, n)
     chosen = systematic(pi, f @ lam, rng)
-    exp_rel = expected(lam)
+    kept = np.zeros(m)
+    kept[chosen] = 1.0
+    exp_mean = {k: weighted_mean(x[k], w[k], pi) for k in names}
     return Steering(
         chosen=chosen,
         tilt={k: float(v) for k, v in zip(names, lam, strict=True)},
-        pool_mean={k: float(np.mean(stats[k])) for k in names},
-        expected={k: float(targets[k] * (1 + e)) for k, e in zip(names, exp_rel, strict=True)},
-        kept_mean={k: float(np.mean(np.asarray(stats[k])[chosen])) for k in names},
-        reached=bool(np.all(np.abs(exp_rel) <= TOLERANCE)),
+        pool_mean={k: weighted_mean(x[k], w[k]) for k in names},
+        expected=exp_mean,
+        kept_mean={k: weighted_mean(x[k], w[k], kept) for k in names},
+        reached=all(abs(exp_mean[k] / targets[k] - 1) <= TOLERANCE for k in names),
     )
+
+
+def label_statistics(labels: np.ndarray) -> tuple[float, float, float, int]:
+    """What steering reads of one label map: objects, foreground fraction, the mean distance
+    from each object's centroid to its nearest neighbour's (NaN below two objects) and how many
+    distances that mean holds (its weight)."""
+    from celltool.labels import centroid_spacing, label_density
+
+    count, coverage = label_density(labels)
+    spacing = centroid_spacing(labels)
+    nn = float(spacing.mean()) if spacing.size else float("nan")
+    return float(count), coverage, nn, int(spacing.size)
+
+
+def steer_labels(
+    values: Sequence[tuple[float, float, float, int]],
+    targets: Mapping[str, float],
+    n: int,
+    rng: np.random.Generator,
+) -> Steering:
+    """:func:`steer` over label maps, given their :func:`label_statistics`: targets for any of
+    ``count``, ``coverage`` (means per image) and ``nn_distance`` (a mean over objects)."""
+    count, coverage, nn, pairs = (np.array(v, float) for v in zip(*values, strict=True))
+    stats = {"count": count, "coverage": coverage, "nn_distance": nn}
+    return steer(stats, targets, n, rng, weights={"nn_distance": pairs})

@@ -66,3 +66,15 @@ def test_label_density_counts_distinct_ids_and_foreground_fraction():
     labels[3, 4] = 70000
     assert label_density(labels) == (2, 3 / 20)
     assert label_density(np.zeros((3, 3), np.uint16)) == (0, 0.0)
+
+
+def test_centroid_spacing_is_the_distance_to_the_nearest_other_centroid():
+    from celltool.labels import centroid_spacing, nearest_neighbour
+
+    labels = np.zeros((20, 30), np.uint16)
+    labels[0:2, 0:2] = 1  # centroid (0.5, 0.5)
+    labels[0:2, 6:8] = 5  # (0.5, 6.5): 6 from the first
+    labels[10:12, 26:28] = 2  # (10.5, 26.5): nearest is 5, √(10² + 20²)
+    assert np.allclose(np.sort(centroid_spacing(labels)), [6.0, 6.0, np.hypot(10, 20)])
+    assert centroid_spacing(labels * (labels == 1)).size == 0  # one object: no spacing
+    assert nearest_neighbour(np.zeros((1, 2))).size == 0

@@ -125,3 +125,27 @@ def test_time_lapse_targets_come_from_the_training_frames_only(quality, monkeypa
     assert info["growth"]["count"] == pytest.approx(1.146, abs=0.002)
     assert info["growth"]["coverage"] == pytest.approx(1.169, abs=0.002)
     assert targets["count"] == pytest.approx(1.146 * info["training_crop_means"]["count"], rel=2e-3)
+
+
+def test_spacing_exponent_recovers_a_power_law():
+    trend = load_trend()
+    count = np.linspace(60, 140, 50)
+    spacing = 200 * count**-0.5
+    spacing[3] = np.nan  # a frame with one cell has no spacing: left out
+    assert trend.spacing_exponent(count, spacing) == pytest.approx(-0.5, abs=1e-9)
+
+
+def test_spacing_target_follows_the_forecast_density(quality):
+    from celltool.labels import centroid_spacing
+
+    trend = load_trend()
+    seen = quality.crops(range(150, 160), 400, 64, 1.0, seed=2)
+    targets, info = trend.crop_targets(quality.DATA, range(150, 160), seen, spacing=True)
+    # denser frames, closer cells: nearest-neighbour distance ~ count^-0.48 over frames 000-159
+    assert info["spacing_exponent"] == pytest.approx(-0.478, abs=0.005)
+    assert info["growth"]["nn_distance"] == pytest.approx(1.146**-0.478, abs=0.003)
+    crop_nn = np.concatenate([centroid_spacing(s) for s in seen]).mean()
+    assert info["training_crop_means"]["nn_distance"] == pytest.approx(crop_nn)
+    assert targets["nn_distance"] == pytest.approx(crop_nn * 1.146**-0.478, rel=4e-3)
+    assert targets["count"] == pytest.approx(1.146 * info["training_crop_means"]["count"], rel=2e-3)
+    assert info["rule"] == "exponential_40"  # the density forecast is unchanged by spacing

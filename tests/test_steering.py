@@ -72,3 +72,25 @@ def test_bad_requests_raise():
         steer(stats, {"count": 3.0}, 11, np.random.default_rng(0))
     with pytest.raises(ValueError, match="> 0"):
         steer(stats, {"count": 0.0}, 5, np.random.default_rng(0))
+
+
+def test_a_mean_over_objects_is_steered_as_a_ratio_of_sums():
+    # each sample: its objects (weight) and their mean nearest-neighbour distance, which
+    # shrinks as the sample gets denser; samples with < 2 objects have no distance (weight 0)
+    stats = pool()
+    rng = np.random.default_rng(5)
+    objects = np.where(stats["count"] >= 2, stats["count"], 0.0)
+    spacing = np.where(objects > 0, 40 / np.sqrt(np.maximum(objects, 1)) + rng.normal(0, 2, 1600),
+                       np.nan)  # fmt: skip
+    pool_spacing = np.nansum(spacing * objects) / objects.sum()
+    target = 0.9 * pool_spacing
+    result = steer({"nn": spacing, "count": stats["count"]}, {"nn": target, "count": 3.0}, 400,
+                   np.random.default_rng(6), weights={"nn": objects})  # fmt: skip
+    assert result.reached and result.pool_mean["nn"] == pytest.approx(pool_spacing)
+    kept = result.chosen
+    kept_spacing = np.nansum(spacing[kept] * objects[kept]) / objects[kept].sum()
+    assert result.kept_mean["nn"] == pytest.approx(kept_spacing)
+    assert kept_spacing == pytest.approx(target, rel=0.03)  # the ratio, not the mean of means
+    assert result.kept_mean["count"] == pytest.approx(3.0, rel=0.05)  # held while nn moves
+    unweighted = np.nanmean(spacing[kept])
+    assert abs(unweighted - kept_spacing) > 0.2  # the two means differ: the weights matter

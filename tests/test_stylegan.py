@@ -323,4 +323,25 @@ def test_generate_steered_to_a_denser_target_keeps_seeds_that_regenerate(trained
     from test_train import incli
 
     res = incli("generate", trained, "--help")
-    assert all(f in res.stdout for f in ("--target-count", "--target-coverage", "--pool"))
+    flags = ("--target-count", "--target-coverage", "--target-nn-distance", "--pool")
+    assert all(f in res.stdout for f in flags)
+
+
+def test_generate_steered_to_closer_neighbours_keeps_more_crowded_samples(trained, tmp_path):
+    from celltool.labels import centroid_spacing
+
+    def spacing(folder: Path) -> float:  # mean over objects, as the steering and the metric
+        d = np.concatenate([centroid_spacing(read_image(p))
+                            for p in sorted((folder / "labels").glob("*.png"))])  # fmt: skip
+        return float(d.mean())
+
+    _generate(trained, tmp_path / "plain", count=32, seed=0, min_object_size=0)
+    plain = spacing(tmp_path / "plain")  # seeds 0..31: the pool
+    _generate(trained, tmp_path / "near", count=8, seed=0, pool=4, min_object_size=0,
+              target_nn_distance=0.8 * plain)  # fmt: skip
+    near = spacing(tmp_path / "near")
+    assert near < 0.95 * plain
+    facts = json.loads((tmp_path / "near" / "celltool.json").read_text())["facts"]["steering"]
+    assert facts["targets"] == {"nn_distance": pytest.approx(0.8 * plain)}
+    assert facts["pool_mean"]["nn_distance"] == pytest.approx(plain)
+    assert facts["kept_mean"]["nn_distance"] == pytest.approx(near)

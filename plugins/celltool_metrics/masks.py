@@ -33,6 +33,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from celltool.labels import nearest_neighbour
+
 SHAPES = ("area", "eccentricity", "solidity", "perimeter2_area")
 IMAGE_STATS = ("count", "coverage")
 
@@ -81,17 +83,6 @@ def object_table(labels: np.ndarray, min_size: int = 1) -> dict[str, np.ndarray]
     return {k: v[keep] for k, v in table.items()}
 
 
-def nearest_neighbour(cy: np.ndarray, cx: np.ndarray) -> np.ndarray:
-    """Distance from each centroid to the nearest other one (empty for < 2 objects)."""
-    if len(cy) < 2:
-        return np.zeros(0)
-    from scipy.spatial import cKDTree
-
-    pts = np.stack([cy, cx], axis=1)
-    dist, _ = cKDTree(pts).query(pts, k=2)
-    return dist[:, 1]
-
-
 def image_features(array: np.ndarray, min_size: int = 1) -> dict[str, np.ndarray | float]:
     """One image's statistics (small, picklable): count and coverage, the shapes of its interior
     objects, the nearest-neighbour distances of all its objects."""
@@ -103,7 +94,7 @@ def image_features(array: np.ndarray, min_size: int = 1) -> dict[str, np.ndarray
     out: dict[str, np.ndarray | float] = {"count": float(len(t["area"])), "coverage": coverage}
     for k in SHAPES:
         out[k] = t[k][~t["border"]]
-    out["nn_distance"] = nearest_neighbour(t["cy"], t["cx"])
+    out["nn_distance"] = nearest_neighbour(np.stack([t["cy"], t["cx"]], axis=1))
     return out
 
 

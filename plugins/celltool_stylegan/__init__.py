@@ -163,6 +163,14 @@ GENERATE_PARAMS = (
         min=0,
         max=1,
     ),  # fmt: skip
+    Param(
+        "target_nn_distance",
+        0.0,
+        "Steer to this mean distance (px) from each object's centroid to its nearest "
+        "neighbour's: how crowded the cells are (0: off).",
+        min=0,
+        max=100_000,
+    ),  # fmt: skip
     Param("pool", 4, "Candidates per kept sample when steering.", min=2, max=32),
 )
 

@@ -11,9 +11,10 @@ standard normal vector, so one sample can be regenerated, edited or interpolated
   masks as one movie, ``walk_masks.tif`` (K × R × R uint8, axes TYX: Fiji plays it);
 - optionally ``raw/`` (``--raw``): the generator's channels as 8-bit images.
 
-With ``--target-count`` and/or ``--target-coverage`` the samples are steered: the seeds S …
-S + pool·N − 1 are drawn as candidates and N of them kept whose mean object count / coverage
-per image hit the targets (``celltool.steering``: an exponential tilt of the model's own
+With ``--target-count``, ``--target-coverage`` and/or ``--target-nn-distance`` the samples are
+steered: the seeds S … S + pool·N − 1 are drawn as candidates and N of them kept whose mean
+object count / coverage per image / distance between nearest neighbours (over objects) hit the
+targets (``celltool.steering``: an exponential tilt of the model's own
 distribution). The kept samples keep their seeds' names, so each regenerates alone.
 """
 
@@ -75,9 +76,10 @@ def map_latents(trainer: Any, z: np.ndarray, psi: float) -> torch.Tensor:
 
 
 def steering_targets(opts: Mapping[str, Any]) -> dict[str, float]:
-    """The --target-count / --target-coverage asked for (0 = off)."""
+    """The --target-count / --target-coverage / --target-nn-distance asked for (0 = off)."""
     targets = {"count": float(opts.get("target_count") or 0),
-               "coverage": float(opts.get("target_coverage") or 0)}  # fmt: skip
+               "coverage": float(opts.get("target_coverage") or 0),
+               "nn_distance": float(opts.get("target_nn_distance") or 0)}  # fmt: skip
     return {k: v for k, v in targets.items() if v > 0}
 
 
@@ -86,8 +88,7 @@ def steer_seeds(trainer: Any, opts: Mapping[str, Any], seeds: list[int], psi: fl
     """Draw pool × len(seeds) candidates after seeds[0], keep len(seeds) whose means hit the
     targets; return the kept seeds and the manifest facts."""
     from celltool.console import info, track, warn
-    from celltool.labels import label_density
-    from celltool.steering import steer
+    from celltool.steering import label_statistics, steer_labels
 
     targets, pool = steering_targets(opts), int(opts.get("pool", 4))
     first, n = seeds[0], len(seeds)
@@ -98,10 +99,8 @@ def steer_seeds(trainer: Any, opts: Mapping[str, Any], seeds: list[int], psi: fl
         z = np.stack([latent(s, trainer.G_ema.z_dim) for s in candidates[start : start + batch]])
         ws = map_latents(trainer, z, psi)
         for channels in synthesize(trainer, ws, noise, batch):
-            values.append(label_density(to_instances(channels, opts, trainer.config)))
-    stats = {"count": np.array([v[0] for v in values], float),
-             "coverage": np.array([v[1] for v in values])}  # fmt: skip
-    result = steer(stats, targets, n, np.random.default_rng([first, n, 0x57EE2]))
+            values.append(label_statistics(to_instances(channels, opts, trainer.config)))
+    result = steer_labels(values, targets, n, np.random.default_rng([first, n, 0x57EE2]))
     kept = [candidates[i] for i in result.chosen]
     line = ", ".join(f"{k} {result.pool_mean[k]:.4g} → {result.kept_mean[k]:.4g} "
                      f"(target {targets[k]:.4g})" for k in targets)  # fmt: skip
@@ -137,7 +136,8 @@ def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
     if job.inputs:
         raise UsageError("stylegan generates from noise: it takes no input folders")
     if opts.get("interpolate") and steering_targets(opts):
-        raise UsageError("--target-count/--target-coverage steer --count samples, not a walk")
+        raise UsageError("--target-count/--target-coverage/--target-nn-distance steer --count "
+                         "samples, not a walk")  # fmt: skip
     trainer.train_mode(False)
     config, seed = trainer.config, int(opts.get("seed", 0))
     psi = float(opts.get("truncation", 1.0))
