@@ -11,8 +11,9 @@ before 120, and the one with the lowest mean relative error over both statistics
 on frames 000–159 and extrapolated. The held-back frames play no part.
 
 The spacing of the cells (mean distance from a cell's centroid to its nearest neighbour's) is
-not extrapolated along time (its trend is flat over the backtest's frames and a fitted line
-forecasts it in the wrong direction); it follows the density instead: per training frame,
+not extrapolated along time: the rule the backtest picks for it forecasts frames 160–199 wider
+apart than frames 150–159 while the density grows (recorded as ``spacing_extrapolated``, the
+rejected alternative). It follows the density instead: per training frame,
 mean distance ∝ count^b (b fitted on frames 000–159 in log-log; −0.48, close to the −½ of
 points placed at random), so the forecast count growth g gives the spacing factor g^b.
 """
@@ -115,6 +116,7 @@ def crop_targets(
         crop_means["nn_distance"] = float(np.mean(np.concatenate(
             [centroid_spacing(s) for s in seen])))  # fmt: skip
         targets["nn_distance"] = crop_means["nn_distance"] * growth["nn_distance"]
-        extra = {"spacing_exponent": b}
+        extra = {"spacing_exponent": b,
+                 "spacing_extrapolated": forecast({"spacing": stats["spacing"]})}  # fmt: skip
     return targets, {**trend, **extra, "growth": growth, "training_frame_means": frame_means,
                      "training_crop_means": crop_means, "targets": targets}  # fmt: skip

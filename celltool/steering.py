@@ -82,7 +82,7 @@ def relative(x: np.ndarray, w: np.ndarray, target: float) -> np.ndarray:
     scale = float(np.mean(w))
     if not scale > 0:
         return np.zeros(len(x))
-    return np.where(w > 0, w * (np.where(w > 0, x, target) / target - 1.0), 0.0) / scale
+    return w * (np.where(w > 0, x, target) / target - 1.0) / scale  # x is NaN where w = 0
 
 
 def steer(

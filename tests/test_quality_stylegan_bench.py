@@ -149,3 +149,6 @@ def test_spacing_target_follows_the_forecast_density(quality):
     assert targets["nn_distance"] == pytest.approx(crop_nn * 1.146**-0.478, rel=4e-3)
     assert targets["count"] == pytest.approx(1.146 * info["training_crop_means"]["count"], rel=2e-3)
     assert info["rule"] == "exponential_40"  # the density forecast is unchanged by spacing
+    # the rejected alternative: spacing extrapolated along time grows while the density grows
+    rejected = info["spacing_extrapolated"]
+    assert rejected["forecast"]["spacing"] > info["training_frame_means"]["spacing"]
