@@ -33,6 +33,10 @@ ellipses steered the same way (a pool of 4N, the same tilt) are reported next to
 ``--steer-nn`` adds ``--target-nn-distance``: the training crops' mean nearest-neighbour
 distance scaled to the forecast density (``timelapse_trend.crop_targets``).
 
+``--select-split`` then chooses how the chosen snapshot's channels are split into cells (the
+watershed's ``--marker-depth``/``--marker-smooth``) with ``celltool generate
+--split-reference`` on the training frames' masks (``celltool_stylegan.calibrate``).
+
 Writes benchmarks/results/stylegan_quality.json (runs kept under --work).
 """
 
@@ -49,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 from machine import finish, machine
+from quality_report import report
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent.parent / "shared" / "data" / "timelapse" / "masks"
@@ -194,6 +199,17 @@ def select_snapshot(run: Path, work: Path, seen: list[np.ndarray], gen: dict) ->
             "n": len(seen), **checkpoint_info(run, run / "checkpoints" / best)}  # fmt: skip
 
 
+def select_split(run: Path, work: Path, masks: Path, gen: dict, checkpoint: Path | None) -> dict:
+    """``--select-split``: generate's ``--split-reference`` against the TRAINING masks
+    (samples 5000+, as the snapshot choice; the held-back frames play no part). Returns its
+    manifest fact (every pair's score, the chosen pair) and the seconds spent."""
+    t0 = time.time()
+    out = work / "select_split"
+    generate(run, out, 1, "watershed", {**gen, "split_reference": str(masks)}, checkpoint, 5000)
+    facts = json.loads((out / "celltool.json").read_text())["facts"]["split_choice"]
+    return {**facts, "select_s": round(time.time() - t0, 1)}
+
+
 def references(frames: range, n: int, res: int, scale: float, repeats: int) -> dict:
     """No model: the training crops and the ellipse baseline against the held-back crops, for
     ``repeats`` independent crop draws (seeds 10·r + 1, 2; ellipses [8, r, i]). What a model
@@ -238,20 +254,6 @@ def steered_ellipses(model, n: int, targets: dict, pool: int) -> list[np.ndarray
     return [draws[i] for i in chosen]
 
 
-def table(rows: dict[str, dict], ref: str) -> str:
-    names = list(rows)
-    lines = [f"| vs {ref} | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for k in STATS:
-        lines.append(f"| W1/std {k} | " + " | ".join(f"{rows[n][f'{k}_w']:.3f}" for n in names)
-                     + " |")  # fmt: skip
-    for k in ("count", "coverage"):
-        real = rows[names[0]][f"{k}_real"]
-        cells = [f"{rows[n][f'{k}_gen']:.3g} ({100 * rows[n][f'{k}_rel_error']:.0f} %)"
-                 for n in names]  # fmt: skip
-        lines.append(f"| mean {k} (real {real:.3g}) | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget-min", type=float, default=60.0)
@@ -292,9 +294,16 @@ def main() -> None:
                     help="with --steer: also steer the nearest-neighbour distance to the "
                          "spacing the forecast density implies")  # fmt: skip
     ap.add_argument("--pool", type=int, default=4, help="candidates per kept sample (--steer)")
+    ap.add_argument("--select-split", action="store_true",
+                    help="choose --marker-depth/--marker-smooth on the TRAINING masks "
+                         "(generate --split-reference)")  # fmt: skip
     args = ap.parse_args()
     if args.steer_nn and not args.steer:
         ap.error("--steer-nn needs --steer")
+    if args.select_split and {"marker_depth", "marker_smooth"} & {
+        g.partition("=")[0].replace("-", "_") for g in args.gen
+    }:
+        ap.error("--select-split chooses marker_depth/marker_smooth: do not also --gen them")
     limits = {"select_every": (0, 1000), "select_min": (0, args.budget_min),
               "select_n": (1, 5000), "references": (0, 200), "n": (1, 10000),
               "pool": (2, 32)}  # fmt: skip
@@ -341,6 +350,10 @@ def main() -> None:
             run, args.work, crops(frames, args.select_n, res, scale, seed=3), gen
         )
         chosen = run / "checkpoints" / info["selection"]["chosen"]
+    if args.select_split:
+        train_masks = link_frames(args.work / "train_masks", frames)
+        info["split_selection"] = select_split(run, args.work, train_masks, gen, chosen)
+        gen = {**gen, **info["split_selection"]["chosen"]}
     held = crops(range(160, 200), args.n, res, scale, seed=1)
     seen = crops(frames, args.n, res, scale, seed=2)
     ellipses = fit_ellipses(seen)
@@ -393,17 +406,7 @@ def main() -> None:
     }  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=float) + "\n")
-    print(table(result["vs_heldback"], "held-back 160-199"))
-    print()
-    print(table(result["vs_training"], f"training {args.train_frames}"))
-    for ref in ("vs_heldback", "vs_training"):  # signed, with 95 % bootstrap intervals
-        for name, row in result[ref].items():
-            print(f"{ref}: {name}: " + ", ".join(
-                f"{k} {100 * row[f'{k}_rel_diff']:+.1f} % [{100 * row[f'{k}_rel_low']:+.1f}, "
-                f"{100 * row[f'{k}_rel_high']:+.1f}]" for k in ("count", "coverage")))  # fmt: skip
-    if trend:
-        print(f"trend: {trend['rule']}, growth {trend['growth']}, targets {trend['targets']}")
-    print(f"\ntraining: {info}\nbar: {result['bar']}\nwatershed: {result['watershed_split']}")
+    print(report(result, STATS))
 
 
 if __name__ == "__main__":

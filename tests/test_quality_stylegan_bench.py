@@ -49,6 +49,13 @@ def test_select_snapshot_scores_every_snapshot_and_keeps_the_best(quality, tmp_p
     assert scores["epoch_0002.pt"] == scores["latest.pt"]
     epochs = 1 if picked["chosen"] == "epoch_0001.pt" else 2
     assert picked["kimg"] == pytest.approx(0.016 * epochs)  # 16 images per epoch
+    # --select-split: generate's --split-reference on the training masks, for that snapshot
+    from celltool_stylegan.calibrate import best
+
+    chosen = run / "checkpoints" / picked["chosen"]
+    split = quality.select_split(run, tmp_path / "work", masks, {}, chosen)
+    assert split["chosen"] == best(split["scores"]) and split["reference"] == str(masks)
+    assert len(split["scores"]) == 15 and split["select_s"] >= 0
 
 
 def load_benchmark():

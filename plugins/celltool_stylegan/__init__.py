@@ -145,6 +145,13 @@ GENERATE_PARAMS = (
         max=16,
     ),  # fmt: skip
     Param("min_object_size", 4, "Drop objects smaller than this (px).", min=0, max=10**6),
+    Param(
+        "split_reference",
+        "",
+        "A folder of real masks (e.g. the training masks): choose --marker-depth and "
+        "--marker-smooth whose label maps of 200 samples are closest to crops of it.",
+        input=True,
+    ),  # fmt: skip
     Param("noise", "const", "StyleGAN2's noise inputs.", choices=("const", "random", "none")),
     Param("raw", False, "Also write the generator's channels as 8-bit images."),
     Param("batch_size", 8, "Images per forward pass.", min=1, max=1024),

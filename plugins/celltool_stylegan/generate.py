@@ -21,6 +21,7 @@ distribution). The kept samples keep their seeds' names, so each regenerates alo
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -114,12 +115,40 @@ def steer_seeds(trainer: Any, opts: Mapping[str, Any], seeds: list[int], psi: fl
     return kept, facts
 
 
+def choose_split(trainer: Any, opts: Mapping[str, Any], seed: int, psi: float, noise: str,
+                 batch: int) -> dict[str, Any]:  # fmt: skip
+    """--split-reference: the marker depth and smoothing whose label maps of samples seed …
+    seed + SAMPLES − 1 are closest to crops of the reference masks (``calibrate``); returns
+    the manifest facts (every pair's score, the chosen pair)."""
+    from celltool.console import info
+    from celltool_stylegan.calibrate import SAMPLES, best, reference_crops, score_grid
+
+    if opts.get("split", "watershed") != "watershed" or trainer.channels < 2:
+        raise UsageError("--split-reference chooses the watershed's markers: it needs "
+                         "--split watershed and a run with a distance channel")  # fmt: skip
+    folder = Path(opts["split_reference"])
+    reference = reference_crops(folder, trainer.config, SAMPLES, seed)
+    z = np.stack([latent(seed + i, trainer.G_ema.z_dim) for i in range(SAMPLES)])
+    channels = [c for start in range(0, SAMPLES, batch)
+                for c in synthesize(trainer, map_latents(trainer, z[start : start + batch], psi),
+                                    noise, batch)]  # fmt: skip
+    split = {"threshold": float(opts.get("threshold", 0.0)),
+             "distance_max": float(trainer.config.get("distance_max", 4.0)),
+             "min_size": int(opts.get("min_object_size", 4))}  # fmt: skip
+    scores = score_grid(channels, reference, split)
+    chosen = best(scores)
+    info(f"split: marker depth {chosen['marker_depth']:g} px, smoothing "
+         f"{chosen['marker_smooth']:g} px (score {min(scores.values()):.3f}; "
+         f"{SAMPLES} samples against {folder})")  # fmt: skip
+    return {"reference": str(folder), "samples": SAMPLES, "scores": scores, "chosen": chosen}
+
+
 def write_sample(
-    job: GenerateJob, name: str, channels: np.ndarray, config, raw: bool
+    job: GenerateJob, opts: Mapping[str, Any], name: str, channels: np.ndarray, config, raw: bool
 ) -> tuple[int, np.ndarray]:
     """Write one sample's label map, mask (and raw channels); return its object count and
     mask."""
-    labels = to_instances(channels, job.options, config)
+    labels = to_instances(channels, opts, config)
     mask = to_binary(labels)
     write_image(job.out / "labels" / f"{name}.png", labels)
     write_image(job.out / "masks" / f"{name}.png", mask)
@@ -132,7 +161,7 @@ def write_sample(
 
 def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
     """Write the samples (or the walk) of ``job`` and return the manifest facts."""
-    opts = job.options
+    opts = dict(job.options)
     if job.inputs:
         raise UsageError("stylegan generates from noise: it takes no input folders")
     if opts.get("interpolate") and steering_targets(opts):
@@ -148,7 +177,10 @@ def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
     for sub in ("labels", "masks") + (("raw",) if raw else ()):
         (job.out / sub).mkdir(exist_ok=True)
     pair = tuple(opts.get("interpolate") or ())
-    steering = None
+    steering = split_choice = None
+    if opts.get("split_reference"):
+        split_choice = choose_split(trainer, opts, seed, psi, noise, batch)
+        opts.update(split_choice["chosen"])
     arrays: dict[str, Any] = {"truncation": np.float32(psi)}
     if pair:
         if len(pair) != 2:
@@ -186,7 +218,7 @@ def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
         w_rows.append(ws[:, 0].numpy())
         images = synthesize(trainer, ws, noise, batch)
         for name, channels in zip(names[start : start + batch], images, strict=True):
-            objects, mask = write_sample(job, name, channels, config, raw)
+            objects, mask = write_sample(job, opts, name, channels, config, raw)
             counts.append(objects)
             if pair:
                 movie.append(mask)
@@ -208,5 +240,6 @@ def generate_masks(trainer: Any, job: GenerateJob) -> dict[str, Any]:
         "cfg": config["cfg"],
         "interpolate": list(pair) or None,
         "steering": steering,
+        "split_choice": split_choice,
         **({"movie": "walk_masks.tif"} if pair else {}),
     }
