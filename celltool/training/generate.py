@@ -73,7 +73,8 @@ def generate_folder(
     torch.manual_seed(seed)
     trainer, record = load_trainer(run, device=device, precision=precision, checkpoint=checkpoint)
     component = plugins.get("trainers", record["model"])
-    reads = [*inputs, *([checkpoint] if checkpoint else []), *option_inputs(component, options)]
+    extra = option_inputs(component, options)
+    reads = [*inputs, *([checkpoint] if checkpoint else []), *extra]
     folder = OutputFolder(out, inputs=[run, *reads], overwrite=overwrite)
     with folder as work:
         job = GenerateJob(
@@ -88,9 +89,11 @@ def generate_folder(
                 **options,
                 "precision": trainer.ctx.precision,
                 "checkpoint": str(checkpoint or LATEST),
-                "input_files": [str(Path(p).resolve()) for p in inputs if not Path(p).is_dir()],
+                "input_files": [
+                    str(Path(p).resolve()) for p in [*inputs, *extra] if not Path(p).is_dir()
+                ],
             },
-            inputs=[run, *[p for p in inputs if Path(p).is_dir()]],
+            inputs=[run, *[p for p in [*inputs, *extra] if Path(p).is_dir()]],
             seed=seed,
             plugin=component,
             facts=facts,
