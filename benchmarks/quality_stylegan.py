@@ -64,7 +64,7 @@ STATS = ("solidity", "perimeter2_area", "nn_distance", "area", "eccentricity", "
          "coverage")  # fmt: skip
 
 # The CPU configuration (docs/stylegan.md "CPU recipe"); γ = 1 since run 8 (auto γ = 0.1 met
-# the bar in 1 of 5 one-hour runs, γ = 1 in 5 of 9 unsteered: docs/stylegan.md).
+# the bar in 1 of 5 one-hour runs, γ = 1 in 6 of 11 unsteered: docs/stylegan.md).
 CPU = {"cfg": "stylegan2", "resolution": 64, "scale": 1.0, "cbase": 2048, "cmax": 64,
        "w_dim": 128, "map_layers": 2, "batch_size": 8, "lr": 0.0025, "glr": 0.0025,
        "gamma": 1.0, "aug": "ada", "ada_kimg": 20.0, "ema_kimg": 0.0, "epoch_images": 1000,
