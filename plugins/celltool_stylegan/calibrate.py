@@ -33,16 +33,17 @@ def score_grid(
     ``channels`` (C×H×W in [-1, 1]) against ``reference``, keyed ``"depth/smooth"``; infinite
     where a pair yields nothing to measure. ``split`` holds split_instances' other arguments
     (threshold, distance_max, min_size)."""
-    from celltool.mask_statistics import STATISTICS, shape_statistics
+    from celltool.mask_statistics import STATISTICS, collect, compare
     from celltool_stylegan.instances import split_instances
 
     names = tuple(stats or STATISTICS)
+    real = collect(reference)  # once, not per pair
     scores = {}
     for depth in GRID["marker_depth"]:
         for smooth in GRID["marker_smooth"]:
             maps = [split_instances(c[0], c[1], marker_depth=depth, smooth=smooth, **split)
                     for c in channels]  # fmt: skip
-            row = shape_statistics(reference, maps)
+            row = compare(real, collect(maps))
             score = float(np.mean([row[f"{k}_w"] for k in names]))
             scores[f"{depth:g}/{smooth:g}"] = score if np.isfinite(score) else float("inf")
     return scores
