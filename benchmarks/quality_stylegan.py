@@ -36,13 +36,13 @@ distance scaled to the forecast density (``timelapse_trend.crop_targets``).
 ``--select-split`` then chooses how the chosen snapshot's channels are split into cells (the
 watershed's ``--marker-depth``/``--marker-smooth``) with ``celltool generate
 --split-reference`` on the training frames' masks (``celltool_stylegan.calibrate``).
+``--select-joint`` chooses both together: each snapshot is scored with its own best split.
 
 Writes benchmarks/results/stylegan_quality.json (runs kept under --work).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -53,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 from machine import finish, machine
+from quality_args import parse_args
 from quality_report import report
 
 REPO = Path(__file__).resolve().parents[1]
@@ -177,26 +178,36 @@ def generate(
     return [read_image(p) for p in sorted((out / "labels").glob("*.png"))]
 
 
-def select_snapshot(run: Path, work: Path, seen: list[np.ndarray], gen: dict) -> dict:
+def select_snapshot(
+    run: Path, work: Path, seen: list[np.ndarray], gen: dict, split_masks: Path | None = None
+) -> dict:
     """Score every kept snapshot (and the latest checkpoint) against crops of the TRAINING
     frames only: len(seen) masks from other seeds (5000+) than the evaluation's (1000+),
     score = mean W1/std over the seven statistics (STATS; infinite when a snapshot draws no
-    objects to measure). The held-back frames play no part.
+    objects to measure). The held-back frames play no part. With ``split_masks``
+    (``--select-joint``) a snapshot's score is instead that of its own best watershed split
+    (:func:`select_split` against those masks): the snapshot and the split chosen together.
     Returns the scores, the chosen checkpoint and the seconds spent."""
     from celltool_metrics.masks import shape_statistics
 
     t0 = time.time()
     snapshots = sorted((run / "checkpoints").glob("epoch_*.pt")) + [run / "checkpoints/latest.pt"]
-    scores = {}
+    scores, splits = {}, {}
     for path in snapshots:
-        masks = generate(run, work / "select", len(seen), "watershed", gen, path, seed=5000)
-        stats = shape_statistics(seen, masks)
-        score = float(np.mean([stats[f"{k}_w"] for k in STATS]))
+        if split_masks:
+            splits[path.name] = select_split(run, work, split_masks, gen, path)
+            score = min(splits[path.name]["scores"].values())
+        else:
+            masks = generate(run, work / "select", len(seen), "watershed", gen, path, seed=5000)
+            stats = shape_statistics(seen, masks)
+            score = float(np.mean([stats[f"{k}_w"] for k in STATS]))
         scores[path.name] = score if np.isfinite(score) else float("inf")  # no objects: worst
         print(f"select: {path.name} score {scores[path.name]:.3f}", file=sys.stderr)
     best = min(scores, key=scores.get)
+    joint = {"split_selection": splits[best], "split_choices": splits} if splits else {}
     return {"scores": scores, "chosen": best, "select_s": round(time.time() - t0, 1),
-            "n": len(seen), **checkpoint_info(run, run / "checkpoints" / best)}  # fmt: skip
+            "n": len(seen), **joint,
+            **checkpoint_info(run, run / "checkpoints" / best)}  # fmt: skip
 
 
 def select_split(run: Path, work: Path, masks: Path, gen: dict, checkpoint: Path | None) -> dict:
@@ -255,61 +266,7 @@ def steered_ellipses(model, n: int, targets: dict, pool: int) -> list[np.ndarray
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget-min", type=float, default=60.0)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/celltool-stylegan-quality"))
-    ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results/stylegan_quality.json")
-    ap.add_argument("--n", type=int, default=400, help="generated masks and reference crops")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--set", nargs="*", default=[], help="override CPU options: key=value")
-    ap.add_argument("--reuse", action="store_true", help="skip training: use --work/run")
-    ap.add_argument("--gen", nargs="*", default=[],
-                    help="generate options key=value (e.g. min_object_size=24)")  # fmt: skip
-    ap.add_argument("--train-frames", default="0-159", help="first-last training frame")
-    ap.add_argument("--kimg", type=float, default=0, help="stop at this many kimg instead")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--select-every", type=int, default=0,
-                    help="keep a snapshot every K kimg and pick the one closest to the TRAINING "
-                         "crops (0: use the latest checkpoint)")  # fmt: skip
-    ap.add_argument(
-        "--select-min",
-        type=float,
-        default=4.0,
-        help="minutes of the budget kept for the selection (training stops earlier)",
-    )
-    ap.add_argument(
-        "--references",
-        type=int,
-        default=0,
-        metavar="R",
-        help="no model: training crops and ellipses vs held-back, R crop draws",
-    )
-    ap.add_argument("--select-n", type=int, default=200, help="masks per snapshot in selection")
-    ap.add_argument(
-        "--steer",
-        action="store_true",
-        help="steer generation to the density forecast for frames 160-199",
-    )
-    ap.add_argument("--steer-nn", action="store_true",
-                    help="with --steer: also steer the nearest-neighbour distance to the "
-                         "spacing the forecast density implies")  # fmt: skip
-    ap.add_argument("--pool", type=int, default=4, help="candidates per kept sample (--steer)")
-    ap.add_argument("--select-split", action="store_true",
-                    help="choose --marker-depth/--marker-smooth on the TRAINING masks "
-                         "(generate --split-reference)")  # fmt: skip
-    args = ap.parse_args()
-    if args.steer_nn and not args.steer:
-        ap.error("--steer-nn needs --steer")
-    if args.select_split and {"marker_depth", "marker_smooth"} & {
-        g.partition("=")[0].replace("-", "_") for g in args.gen
-    }:
-        ap.error("--select-split chooses marker_depth/marker_smooth: do not also --gen them")
-    limits = {"select_every": (0, 1000), "select_min": (0, args.budget_min),
-              "select_n": (1, 5000), "references": (0, 200), "n": (1, 10000),
-              "pool": (2, 32)}  # fmt: skip
-    for key, (low, high) in limits.items():
-        if not low <= getattr(args, key) <= high:
-            ap.error(f"--{key.replace('_', '-')} {getattr(args, key)}: expected {low}..{high}")
+    args = parse_args(__doc__.splitlines()[0], REPO)
     sys.path.insert(0, str(REPO))
     from celltool_metrics.masks import merge_split, shape_statistics, touching_split
     from celltool_stylegan.baseline import fit_ellipses, sample_ellipses
@@ -345,14 +302,16 @@ def main() -> None:
                           frames, extra, args.select_every)  # fmt: skip
     gen = {k.replace("-", "_"): v for k, _, v in (i.partition("=") for i in args.gen)}
     chosen = None
+    train_masks = link_frames(args.work / "train_masks", frames)
     if args.select_every:
         info["selection"] = select_snapshot(
-            run, args.work, crops(frames, args.select_n, res, scale, seed=3), gen
-        )
+            run, args.work, crops(frames, args.select_n, res, scale, seed=3), gen,
+            train_masks if args.select_joint else None,
+        )  # fmt: skip
         chosen = run / "checkpoints" / info["selection"]["chosen"]
     if args.select_split:
-        train_masks = link_frames(args.work / "train_masks", frames)
-        info["split_selection"] = select_split(run, args.work, train_masks, gen, chosen)
+        joint = info.get("selection", {}).get("split_selection")
+        info["split_selection"] = joint or select_split(run, args.work, train_masks, gen, chosen)
         gen = {**gen, **info["split_selection"]["chosen"]}
     held = crops(range(160, 200), args.n, res, scale, seed=1)
     seen = crops(frames, args.n, res, scale, seed=2)

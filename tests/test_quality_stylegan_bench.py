@@ -56,15 +56,23 @@ def test_select_snapshot_scores_every_snapshot_and_keeps_the_best(quality, tmp_p
     split = quality.select_split(run, tmp_path / "work", masks, {}, chosen)
     assert split["chosen"] == best(split["scores"]) and split["reference"] == str(masks)
     assert len(split["scores"]) == 15 and split["select_s"] >= 0
+    # --select-joint: every snapshot scored with its own best split, the lowest kept
+    joint = quality.select_snapshot(run, tmp_path / "work", seen, {}, masks)
+    choices = joint["split_choices"]
+    assert set(choices) == set(scores)
+    for name, choice in choices.items():
+        assert joint["scores"][name] == min(choice["scores"].values())
+    assert joint["chosen"] == min(joint["scores"], key=joint["scores"].get)
+    assert joint["split_selection"] == choices[joint["chosen"]]
+    # a snapshot gets the same split scores whichever way it is reached
+    assert choices[picked["chosen"]]["scores"] == split["scores"]
 
 
-def load_benchmark():
-    """The benchmark module without the time-lapse (for what needs no data)."""
+def load_benchmark(name: str = "quality_stylegan"):
+    """A benchmark module without the time-lapse (for what needs no data)."""
     sys.path.insert(0, str(BENCH))
     try:
-        spec = importlib.util.spec_from_file_location(
-            "quality_stylegan", BENCH / "quality_stylegan.py"
-        )
+        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
@@ -159,3 +167,23 @@ def test_spacing_target_follows_the_forecast_density(quality):
     # the rejected alternative: spacing extrapolated along time grows while the density grows
     rejected = info["spacing_extrapolated"]
     assert rejected["forecast"]["spacing"] > info["training_frame_means"]["spacing"]
+
+
+def test_small_objects_counts_interior_fragments_and_standalone_ones():
+    """benchmarks/stylegan_small_objects.py: small = interior objects under half the real
+    median area; small_touching = the share of those that touch another object."""
+    module = load_benchmark("stylegan_small_objects")
+    labels = np.zeros((40, 40), np.uint16)
+    labels[5:15, 5:15] = 1  # 100 px, interior
+    labels[5:15, 15:18] = 2  # 30 px, touches 1: a fragment
+    labels[25:28, 25:28] = 3  # 9 px, alone
+    labels[30:40, 0:10] = 4  # on the border: not counted
+    labels[20:30, 5:15] = 5  # 100 px, interior, touches nothing small
+    foreground = np.where(labels > 0, 1.0, -1.0)
+    foreground[labels == 3] = 0.25  # the lone small object is a faint one
+    out = module.small_objects([labels], 100.0, [foreground])
+    assert out["small_peak"] == pytest.approx((0.25 + 1.0) / 2) and out["other_peak"] == 1.0
+    assert out["interior"] == 4
+    assert out["small"] == pytest.approx(2 / 4)
+    assert out["small_touching"] == pytest.approx(1 / 2)
+    assert out["median_area"] == pytest.approx(65.0)
