@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(BIN)/celltool demo --output celltool-demo --overwrite
 
 test: $(STAMP) lint test-data
-	$(BIN)/python -m pytest -q
-	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]  # 5 = no slow tests collected
+	$(BIN)/python -m pytest -q --durations=10
+	$(BIN)/python -m pytest -q -m slow --durations=10 || [ $$? -eq 5 ]  # 5 = no slow tests collected
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -x

@@ -33,7 +33,10 @@ def test_references_are_independent_draws_and_ellipses_are_too_convex(quality):
     assert 0 <= out["training_crops_beat_ellipses_on_nn"] <= 2
 
 
-def test_select_snapshot_scores_every_snapshot_and_keeps_the_best(quality, tmp_path):
+def test_select_snapshot_scores_every_snapshot_and_keeps_the_best(quality, tmp_path, monkeypatch):
+    import celltool_stylegan.calibrate as calibrate
+
+    monkeypatch.setattr(calibrate, "SAMPLES", 40)  # split choices on 40 samples: seconds
     masks = quality.link_frames(tmp_path / "masks", range(150, 153))
     run = tmp_path / "run"
     done = cli("train", "stylegan", str(masks), "-o", str(run), "--resolution", "64",
