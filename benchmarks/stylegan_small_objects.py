@@ -28,16 +28,12 @@ from quality_stylegan import STATS, checkpoint_info, crops
 
 def channels(run: Path, checkpoint: Path, n: int) -> list[np.ndarray]:
     """The generator's C×H×W outputs for seeds 1000 … 1000 + n − 1 (ψ = 1, const noise)."""
-    from celltool_stylegan.generate import latent, map_latents, synthesize
+    from celltool_stylegan.generate import seed_channels
 
     from celltool.training.generate import load_trainer
 
     trainer, _ = load_trainer(run, device="cpu", checkpoint=checkpoint)
-    z = np.stack([latent(1000 + i, trainer.G_ema.z_dim) for i in range(n)])
-    out = []
-    for s in range(0, n, 16):
-        out += list(synthesize(trainer, map_latents(trainer, z[s : s + 16], 1.0), "const", 16))
-    return out
+    return seed_channels(trainer, list(range(1000, 1000 + n)), 1.0, "const", 16)
 
 
 def small_objects(
@@ -82,28 +78,38 @@ def main() -> None:
     args = ap.parse_args()
     if not 1 <= args.n <= 5000 or not all(1 <= m <= 4096 for m in args.min_sizes):
         ap.error("--n expects 1..5000, --min-sizes 1..4096")
+    try:
+        depth, smooth = (float(v) for v in args.split.split("/"))
+        first, last = (int(v) for v in args.train_frames.split("-"))
+    except ValueError:
+        ap.error("--split expects DEPTH/SMOOTH (e.g. 1/0.5), --train-frames FIRST-LAST")
+    if not (0 <= depth <= 64 and 0 <= smooth <= 16 and 0 <= first <= last < 160):
+        ap.error("--split depth 0..64, smoothing 0..16; --train-frames within 0-159")
+    folder = args.run / "checkpoints"
+    if not (folder / args.checkpoint).is_file():
+        ap.error(f"{folder / args.checkpoint}: no such checkpoint")
     from celltool_stylegan.instances import split_instances
 
     from celltool.mask_statistics import collect, shape_statistics
+    from celltool.training.runs import read_run
 
+    config = read_run(args.run)["config"]
+    res, scale = int(config["resolution"]), float(config["scale"])
     where = machine("cpu", training_threads=1)
-    depth, smooth = (float(v) for v in args.split.split("/"))
-    first, last = (int(v) for v in args.train_frames.split("-"))
-    seen = crops(range(first, last + 1), args.n, 64, 1.0, seed=2)
+    seen = crops(range(first, last + 1), args.n, res, scale, seed=2)
     real_median = float(np.median(collect(seen)["area"]))
 
     def split(chs: list[np.ndarray], min_size: int = 4) -> list[np.ndarray]:
-        return [split_instances(c[0], c[1], marker_depth=depth, smooth=smooth,
-                                min_size=min_size) for c in chs]  # fmt: skip
+        return [split_instances(c[0], c[1] if len(c) > 1 else None, marker_depth=depth,
+                                smooth=smooth, min_size=min_size) for c in chs]  # fmt: skip
 
-    folder = args.run / "checkpoints"
     trend = {}
     for path in sorted(folder.glob("epoch_*.pt")) + [folder / "latest.pt"]:
         chs = channels(args.run, path, args.n)
         found = small_objects(split(chs), real_median, [c[0] for c in chs])
         trend[path.name] = {"kimg": checkpoint_info(args.run, path)["kimg"], **found}
         print(path.name, trend[path.name], file=sys.stderr)
-    held = crops(range(160, 200), args.n, 64, 1.0, seed=1)
+    held = crops(range(160, 200), args.n, res, scale, seed=1)
     chs = channels(args.run, folder / args.checkpoint, args.n)
     trade = {}
     for m in args.min_sizes:

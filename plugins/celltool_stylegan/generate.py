@@ -76,6 +76,16 @@ def map_latents(trainer: Any, z: np.ndarray, psi: float) -> torch.Tensor:
     return torch.cat(rows).cpu() if rows else torch.zeros(0, trainer.G_ema.num_ws, 1)
 
 
+def seed_channels(trainer: Any, seeds: list[int], psi: float, noise: str,
+                  batch: int) -> list[np.ndarray]:  # fmt: skip
+    """The generator's C×R×R outputs in [-1, 1] for ``seeds`` (all held in memory: for a few
+    hundred samples, as the split choice and the benchmarks draw)."""
+    z = np.stack([latent(s, trainer.G_ema.z_dim) for s in seeds])
+    return [c for start in range(0, len(seeds), batch)
+            for c in synthesize(trainer, map_latents(trainer, z[start : start + batch], psi),
+                                noise, batch)]  # fmt: skip
+
+
 def steering_targets(opts: Mapping[str, Any]) -> dict[str, float]:
     """The --target-count / --target-coverage / --target-nn-distance asked for (0 = off)."""
     targets = {"count": float(opts.get("target_count") or 0),
@@ -128,10 +138,7 @@ def choose_split(trainer: Any, opts: Mapping[str, Any], seed: int, psi: float, n
                          "--split watershed and a run with a distance channel")  # fmt: skip
     folder = Path(opts["split_reference"])
     reference = reference_crops(folder, trainer.config, SAMPLES, seed)
-    z = np.stack([latent(seed + i, trainer.G_ema.z_dim) for i in range(SAMPLES)])
-    channels = [c for start in range(0, SAMPLES, batch)
-                for c in synthesize(trainer, map_latents(trainer, z[start : start + batch], psi),
-                                    noise, batch)]  # fmt: skip
+    channels = seed_channels(trainer, [seed + i for i in range(SAMPLES)], psi, noise, batch)
     split = {"threshold": float(opts.get("threshold", 0.0)),
              "distance_max": float(trainer.config.get("distance_max", 4.0)),
              "min_size": int(opts.get("min_object_size", 4))}  # fmt: skip
